@@ -1,0 +1,50 @@
+# scratch-katas: every target is a thin wrapper over `python -m grader` (see grader/cli.py).
+# The first target that needs Python creates .venv and installs requirements.txt into it, once.
+#
+#   make grade                      score exercises/ (impl=solutions or impl=DIR for another folder)
+#   make test topic=adam            run a topic's public tests (suite=all adds the hidden ones)
+#   make hint topic=adam [n=2]      the next hint, or hints 1..n
+#   make diff topic=adam            your file against the reference
+#   make stubs                      regenerate exercises/ from solutions/ (backs up what it replaces)
+#   make check                      the project's own tests (what CI runs)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+READY  := $(VENV)/.kata-ready
+
+topic ?=
+impl  ?= exercises
+suite ?=
+n     ?=
+
+.PHONY: grade test hint diff stubs check topics setup clean-venv
+
+$(READY): requirements.txt
+	@$(PYTHON) grader/setup_venv.py
+
+setup: $(READY)
+
+grade: $(READY)
+	@$(PY) -m grader grade --impl "$(impl)" $(if $(suite),--suite $(suite)) $(if $(json),--json)
+
+test: $(READY)
+	@$(PY) -m grader test $(topic) --impl "$(impl)" $(if $(suite),--suite $(suite))
+
+hint: $(READY)
+	@$(PY) -m grader hint $(topic) $(if $(n),--n $(n))
+
+diff: $(READY)
+	@$(PY) -m grader diff $(topic) --impl "$(impl)"
+
+stubs: $(READY)
+	@$(PY) -m grader stubs
+
+topics: $(READY)
+	@$(PY) -m grader topics
+
+check: $(READY)
+	@$(PY) -m grader check
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,188 @@
+"""Command line behind the Makefile: `python -m grader COMMAND ...`.
+
+    test [TOPIC] [--impl DIR] [--suite public|hidden|all] [-- PYTEST ARGS]
+    grade [--impl DIR] [--suite ...] [--json]
+    hint TOPIC [--n N]
+    diff TOPIC [--impl DIR]
+    stubs [--check]
+    check [--topics T ...] [--jobs N]
+    topics
+
+Bad input (unknown topic, missing folder or file) gets one sentence, the list of topics and exit
+status 2; nothing here writes to exercises/ except `stubs`, which backs up any file it replaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import shutil
+import sys
+import time
+
+from grader import catalog, hints, loader, paths, runner, scoring, stubs
+
+
+class UsageError(Exception):
+    pass
+
+
+def _topic(name: str | None) -> list[str]:
+    if not name:
+        return catalog.names()
+    if name not in catalog.names():
+        raise UsageError(f"There is no topic called {name!r}.")
+    return [name]
+
+
+def _impl_folder(impl: str | None):
+    folder = loader.resolve_impl(impl)
+    if not folder.is_dir():
+        raise UsageError(f"The implementation folder {impl!r} does not exist ({folder}).")
+    return folder
+
+
+def cmd_test(args) -> int:
+    topics = _topic(args.topic)
+    folder = _impl_folder(args.impl)
+    if args.topic and not loader.topic_file(args.topic, folder).is_file():
+        raise UsageError(f"{loader._display(loader.topic_file(args.topic, folder))} does not exist: "
+                         f"there is no {args.topic}.py in {loader._display(folder)}.")
+    status, _ = runner.run_inprocess(topics, str(folder), args.suite, args.pytest_args)
+    return status
+
+
+def _grade_rows(folder, suite: str) -> tuple[list[dict], dict]:
+    present = [t for t in catalog.names() if loader.topic_file(t, folder).is_file()]
+    _, records = runner.run_inprocess(present, str(folder), suite, quiet=True)
+    rows = []
+    for topic in catalog.ordered():
+        mine = [r for r in records if r["topic"] == topic.name]
+        rows.append(scoring.topic_summary(topic, mine, missing=topic.name not in present))
+    return rows, scoring.totals(rows)
+
+
+def cmd_grade(args) -> int:
+    folder = _impl_folder(args.impl)
+    start = time.time()
+    rows, total = _grade_rows(folder, args.suite)
+    if args.json:
+        print(json.dumps({"impl": str(folder), "suite": args.suite, "topics": rows, "total": total}, indent=1))
+    else:
+        print(f"Grading {loader._display(folder)} ({args.suite} tests)\n")
+        print(scoring.table(rows, total))
+        print(f"\n({time.time() - start:.1f} s) `make test topic=NAME` shows what fails and why.")
+    return 0
+
+
+def cmd_hint(args) -> int:
+    topic = _topic(args.topic)[0] if args.topic else None
+    if topic is None:
+        raise UsageError("Which topic? Use `make hint topic=NAME`.")
+    if args.n is not None and args.n < 1:
+        raise UsageError("n counts hints from 1.")
+    print(hints.render(topic, args.n))
+    return 0
+
+
+def cmd_diff(args) -> int:
+    if not args.topic:
+        raise UsageError("Which topic? Use `make diff topic=NAME`.")
+    topic = _topic(args.topic)[0]
+    mine = loader.topic_file(topic, _impl_folder(args.impl))
+    ref = paths.SOLUTIONS / f"{topic}.py"
+    if not ref.is_file():
+        raise UsageError(f"There is no reference solution for {topic} in this copy (solutions/ is not "
+                         "shipped with a class release).")
+    if not mine.is_file():
+        raise UsageError(f"{loader._display(mine)} does not exist.")
+    a = mine.read_text(encoding="utf-8").splitlines(keepends=True)
+    b = stubs.strip_markers(ref.read_text(encoding="utf-8")).splitlines(keepends=True)
+    diff = list(difflib.unified_diff(a, b, fromfile=loader._display(mine), tofile=f"solutions/{topic}.py"))
+    sys.stdout.writelines(diff or [f"{loader._display(mine)} is the same as the reference.\n"])
+    return 0
+
+
+def cmd_stubs(args) -> int:
+    if args.check:
+        from grader.selfcheck import stale_stubs
+        problems = stale_stubs()
+        for p in problems:
+            print(p)
+        return 1 if problems else 0
+    backup = paths.STATE / "backups" / time.strftime("%Y%m%d-%H%M%S")
+    for topic in catalog.names():
+        ref = paths.SOLUTIONS / f"{topic}.py"
+        target = paths.EXERCISES / f"{topic}.py"
+        new = stubs.make_stub(ref.read_text(encoding="utf-8"), str(ref))
+        if target.is_file() and target.read_text(encoding="utf-8") == new:
+            continue
+        if target.is_file():
+            backup.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, backup / target.name)
+            print(f"exercises/{topic}.py changed: the old file is saved as {loader._display(backup / target.name)}")
+        paths.EXERCISES.mkdir(exist_ok=True)
+        target.write_text(new, encoding="utf-8")
+        print(f"wrote exercises/{topic}.py")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from grader import selfcheck
+    import subprocess
+    print("Harness tests (grader/tests):")
+    status = subprocess.run([sys.executable, "-m", "pytest", "grader/tests", "-q", *runner.QUIET_PLUGINS],
+                            cwd=paths.ROOT).returncode
+    if status != 0:
+        print("The harness's own tests failed (above).")
+    print("\nSuites:")
+    topics = [t for name in (args.topics or []) for t in _topic(name)]
+    return max(status, selfcheck.run(topics or None, args.jobs))
+
+
+def cmd_topics(args) -> int:
+    for t in catalog.ordered():
+        pre = f" (after {', '.join(t.prerequisites)})" if t.prerequisites else ""
+        print(f"{t.order:2}. {t.name:10} {t.title}{pre}: {t.description}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grader", description="scratch-katas: run, grade and check topics")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("test", help="run a topic's tests (all topics if none given)")
+    t.add_argument("topic", nargs="?")
+    t.add_argument("--impl", default="exercises", help="exercises (default), solutions, or a folder")
+    t.add_argument("--suite", choices=list(runner.SUITES), default="public")
+    t.add_argument("pytest_args", nargs="*", help="passed to pytest after --")
+    g = sub.add_parser("grade", help="score every topic and print a table")
+    g.add_argument("--impl", default="exercises")
+    g.add_argument("--suite", choices=list(runner.SUITES), default="all")
+    g.add_argument("--json", action="store_true")
+    h = sub.add_parser("hint", help="the next hint for a topic")
+    h.add_argument("topic", nargs="?")
+    h.add_argument("--n", type=int, default=None)
+    d = sub.add_parser("diff", help="your file against the reference")
+    d.add_argument("topic", nargs="?")
+    d.add_argument("--impl", default="exercises")
+    s = sub.add_parser("stubs", help="regenerate exercises/ from solutions/ (backs up what it replaces)")
+    s.add_argument("--check", action="store_true", help="only report stale stubs")
+    c = sub.add_parser("check", help="the project's own tests (make check)")
+    c.add_argument("--topics", nargs="*")
+    c.add_argument("--jobs", type=int, default=None)
+    sub.add_parser("topics", help="list the topics")
+    return p
+
+
+COMMANDS = {"test": cmd_test, "grade": cmd_grade, "hint": cmd_hint, "diff": cmd_diff,
+            "stubs": cmd_stubs, "check": cmd_check, "topics": cmd_topics}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"{exc} {runner.known_topics_sentence()}", file=sys.stderr)
+        return 2

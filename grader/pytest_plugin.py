@@ -1,0 +1,209 @@
+"""The pytest side of the harness: the `impl` fixture, points, readable failures and result records.
+
+Loaded by `tests/conftest.py` for every topic's suite. Options:
+
+    --impl DIR          folder holding the implementation (`exercises`, `solutions` or a path)
+    --kata-report FILE  write one JSON record per test (used by `python -m grader check`)
+
+DESIGN rule 8: learner code is reached only through `impl`, an object whose attributes are the
+learner module's. Failures raised inside learner code are rewritten into one sentence (a stub that
+is not written yet, an exception with its line in the learner's file, a forbidden API).
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+
+import pytest
+
+from grader import guard, loader, paths
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("kata")
+    group.addoption("--impl", default="exercises", help="folder with the implementation to test")
+    group.addoption("--kata-report", default=None, help="write per-test results as JSON here")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "points(n): weight of this test in the topic's score (default 1)")
+    if config.getoption("--kata-report"):
+        config.pluginmanager.register(Collector(), "kata-collector")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        marker = item.get_closest_marker("points")
+        item.user_properties.append(("points", float(marker.args[0]) if marker else 1.0))
+
+
+def topic_of(path: Path) -> str:
+    """The topic a test file belongs to: the name of its folder under tests/."""
+    return Path(path).resolve().parent.name
+
+
+class Unusable:
+    """Stands in for a learner module that cannot be used: any use fails with the sentence."""
+
+    def __init__(self, message: str):
+        self._message = message
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        pytest.fail(self._message, pytrace=False)
+
+
+class Impl:
+    """The learner's module, seen through attribute access only."""
+
+    def __init__(self, module, shown: str):
+        self._module = module
+        self._shown = shown
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return getattr(self._module, name)
+        except AttributeError:
+            pytest.fail(f"{self._shown} has no `{name}`: keep the names and signatures of the stub "
+                        f"(the tests call {name}).", pytrace=False)
+
+
+_cache: dict[tuple[str, str], object] = {}
+
+
+def load_impl(topic: str, impl_option: str):
+    folder = loader.resolve_impl(impl_option)
+    key = (topic, str(folder))
+    if key not in _cache:
+        path = loader.topic_file(topic, folder)
+        try:
+            _cache[key] = Impl(loader.load_topic(topic, folder), loader._display(path))
+        except loader.LoadError as exc:
+            _cache[key] = Unusable(str(exc))
+    return _cache[key]
+
+
+@pytest.fixture
+def impl(request):
+    """The implementation under test of this test's topic (DESIGN rule 8)."""
+    return load_impl(topic_of(request.path), request.config.getoption("--impl"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Readable failures
+
+
+def _learner_frame(excinfo):
+    """The deepest traceback entry that lies in a learner's file, or None."""
+    learner = guard._learner_files
+    frames = [f for f in traceback.extract_tb(excinfo.tb) if f.filename in learner]
+    return frames[-1] if frames else None
+
+
+def _where(frame) -> str:
+    return f"{loader._display(Path(frame.filename))} line {frame.lineno}"
+
+
+def _rewrite(item, call) -> str | None:
+    """A sentence replacing the traceback of an exception raised in learner code, or None."""
+    excinfo = call.excinfo
+    if excinfo is None:
+        return None
+    if excinfo.errisinstance(guard.ForbiddenAPIError):
+        frame = _learner_frame(excinfo)
+        return (f"Your code called a forbidden API: {excinfo.value}. This topic is about writing it "
+                f"yourself{' (' + _where(frame) + ')' if frame else ''}.")
+    frame = _learner_frame(excinfo)
+    if frame is None:
+        return None
+    name = frame.name
+    tb = excinfo.tb
+    while tb is not None:  # Python 3.11 knows the qualified name (Adam.step rather than step)
+        if tb.tb_frame.f_code.co_filename == frame.filename and tb.tb_lineno == frame.lineno:
+            name = getattr(tb.tb_frame.f_code, "co_qualname", name)
+        tb = tb.tb_next
+    if excinfo.errisinstance(NotImplementedError):
+        return (f"{name} is not written yet: it still raises NotImplementedError "
+                f"({_where(frame)}). Replace that line with your code; the docstring says what "
+                f"to return.")
+    line = (frame.line or "").strip()
+    return (f"{name} raised {excinfo.typename}: {excinfo.value}\n"
+            f"  at {_where(frame)}: {line}")
+
+
+def _summary(item) -> str:
+    doc = getattr(item.function, "__doc__", None) or ""
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    return f"Checks: {first}\n" if first else ""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    item._kata_violations = len(guard.violations)
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "call":
+        return
+    new = guard.violations[getattr(item, "_kata_violations", len(guard.violations)):]
+    message = _rewrite(item, call)
+    if new and message is None:
+        message = (f"Your code called a forbidden API: {new[0]}. This topic is about writing it "
+                   f"yourself, so the test fails even though the error was caught.")
+    if message is not None:
+        report.outcome = "failed"
+        report.longrepr = _summary(item) + message
+    elif report.failed and isinstance(call.excinfo.value, pytest.fail.Exception):
+        report.longrepr = _summary(item) + str(call.excinfo.value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Result records
+
+
+class Collector:
+    """Collects one record per test: nodeid, topic, suite, outcome, points, message."""
+
+    def __init__(self):
+        self.records: dict[str, dict] = {}
+
+    def pytest_collectreport(self, report):
+        if report.failed:  # a test file that cannot even be imported: the harness's fault
+            path = Path(report.fspath) if report.fspath else Path(report.nodeid)
+            self.records[report.nodeid] = {
+                "nodeid": report.nodeid, "topic": topic_of(paths.ROOT / path),
+                "suite": "hidden" if "hidden" in path.name else "public", "name": report.nodeid,
+                "points": 0.0, "outcome": "error", "message": report.longreprtext}
+
+    def pytest_runtest_logreport(self, report):
+        path = Path(report.fspath) if report.fspath else Path(report.nodeid.split("::")[0])
+        record = self.records.setdefault(report.nodeid, {
+            "nodeid": report.nodeid,
+            "topic": topic_of(paths.ROOT / path),
+            "suite": "hidden" if "hidden" in path.name else "public",
+            "name": report.nodeid.split("::", 1)[-1],
+            "points": dict(report.user_properties).get("points", 1.0),
+            "outcome": "passed",
+            "message": "",
+        })
+        if report.failed:
+            # A failure in setup or teardown is an error of the harness, not of the learner's code.
+            record["outcome"] = "failed" if report.when == "call" else "error"
+            record["message"] = report.longreprtext
+        elif report.skipped and record["outcome"] == "passed":
+            record["outcome"] = "skipped"
+            record["message"] = report.longreprtext
+
+    def pytest_sessionfinish(self, session):
+        target = session.config.getoption("--kata-report")
+        if target:
+            Path(target).write_text(json.dumps(list(self.records.values()), indent=1))

@@ -1,0 +1,72 @@
+"""Run a topic's suite on an implementation folder, in this process or in a child process.
+
+`make test` and `make grade` run pytest in this process (one torch import, fastest feedback).
+`python -m grader check` runs each suite in a child process, so that a mutant or a stub cannot
+disturb the next run, and reads the per-test records back from JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from grader import catalog, paths
+
+SUITES = {"public": ("test_public.py",), "hidden": ("test_hidden.py",),
+          "all": ("test_public.py", "test_hidden.py")}
+
+# Built-in pytest plugins the katas never use; leaving them out saves start-up time.
+QUIET_PLUGINS = ["-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:legacypath",
+                 "-p", "no:unittest", "-p", "no:stepwise", "-p", "no:cacheprovider"]
+
+
+def test_files(topic: str, suite: str) -> list[str]:
+    folder = paths.topic_tests(topic)
+    return [str(folder / name) for name in SUITES[suite] if (folder / name).is_file()]
+
+
+def run_inprocess(topics: list[str], impl: str, suite: str, extra: list[str] = (),
+                  quiet: bool = False) -> tuple[int, list[dict]]:
+    """pytest.main on the topics' suites; returns (exit status, records)."""
+    import pytest
+
+    from grader.pytest_plugin import Collector
+
+    files = [f for t in topics for f in test_files(t, suite)]
+    if not files:
+        return 0, []
+    collector = Collector()
+    args = [*files, f"--impl={impl}", f"--rootdir={paths.ROOT}", *QUIET_PLUGINS, *extra]
+    if quiet:
+        args += ["-p", "no:terminal"]
+    old = os.getcwd()
+    os.chdir(paths.ROOT)
+    try:
+        status = pytest.main(args, plugins=[collector])
+    finally:
+        os.chdir(old)
+    return int(status), list(collector.records.values())
+
+
+def run_subprocess(topic: str, impl: str, suite: str = "all", timeout: float = 600) -> tuple[int, list[dict], str]:
+    """Run one topic's suite in a child process; returns (exit status, records, output)."""
+    files = test_files(topic, suite)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [sys.executable, "-m", "pytest", *files, f"--impl={impl}", f"--kata-report={report}",
+               f"--rootdir={paths.ROOT}", *QUIET_PLUGINS, "-q", "--tb=short"]
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        try:
+            proc = subprocess.run(cmd, cwd=paths.ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return 124, [], f"timed out after {timeout} s"
+        records = json.loads(report.read_text()) if report.exists() else []
+        return proc.returncode, records, proc.stdout + proc.stderr
+
+
+def known_topics_sentence() -> str:
+    return "Topics: " + ", ".join(catalog.names()) + "."
