@@ -155,7 +155,6 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("topic", nargs="?")
     t.add_argument("--impl", default="exercises", help="exercises (default), solutions, or a folder")
     t.add_argument("--suite", choices=list(runner.SUITES), default="public")
-    t.add_argument("pytest_args", nargs="*", help="passed to pytest after --")
     g = sub.add_parser("grade", help="score every topic and print a table")
     g.add_argument("--impl", default="exercises")
     g.add_argument("--suite", choices=list(runner.SUITES), default="all")
@@ -180,7 +179,11 @@ COMMANDS = {"test": cmd_test, "grade": cmd_grade, "hint": cmd_hint, "diff": cmd_
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # passed on to pytest
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     args = parser().parse_args(argv)
+    args.pytest_args = extra
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
