@@ -49,7 +49,21 @@ def cmd_test(args) -> int:
     if args.topic and not loader.topic_file(args.topic, folder).is_file():
         raise UsageError(f"{loader._display(loader.topic_file(args.topic, folder))} does not exist: "
                          f"there is no {args.topic}.py in {loader._display(folder)}.")
-    status, _ = runner.run_inprocess(topics, str(folder), args.suite, args.pytest_args)
+    status, records = runner.run_inprocess(topics, str(folder), args.suite, args.pytest_args)
+    for topic in topics:
+        mine = [r for r in records if r["topic"] == topic]
+        if not mine:
+            continue
+        row = scoring.topic_summary(catalog.get(topic), mine)
+        if row["status"] == "done":
+            print(f"{topic}: all {row['total']} {args.suite} tests pass. `make grade` shows every topic.")
+        elif row["status"] == "not started":
+            print(f"{topic}: not started ({row['total']} tests wait for you). Open "
+                  f"{loader._display(loader.topic_file(topic, folder))} and read the docstrings; "
+                  f"`make hint topic={topic}` if you are stuck.")
+        else:
+            print(f"{topic}: {row['passed']}/{row['total']} {args.suite} tests pass. Start with the "
+                  f"first failure above; `make hint topic={topic}` gives a hint.")
     return status
 
 

@@ -115,9 +115,7 @@ def _rewrite(item, call) -> str | None:
     if excinfo is None:
         return None
     if excinfo.errisinstance(guard.ForbiddenAPIError):
-        frame = _learner_frame(excinfo)
-        return (f"Your code called a forbidden API: {excinfo.value}. This topic is about writing it "
-                f"yourself{' (' + _where(frame) + ')' if frame else ''}.")
+        return f"Your code called a forbidden API: {excinfo.value}. This topic is about writing it yourself."
     frame = _learner_frame(excinfo)
     if frame is None:
         return None
@@ -132,6 +130,10 @@ def _rewrite(item, call) -> str | None:
                 f"({_where(frame)}). Replace that line with your code; the docstring says what "
                 f"to return.")
     line = (frame.line or "").strip()
+    if "Timeout" in str(excinfo.value) and excinfo.errisinstance(pytest.fail.Exception):
+        return (f"{name} did not finish in time ({str(excinfo.value).split('(')[-1].split(')')[0]}"
+                f"): an endless loop, or far more work than the task needs?\n"
+                f"  it was running {_where(frame)}: {line}")
     return (f"{name} raised {excinfo.typename}: {excinfo.value}\n"
             f"  at {_where(frame)}: {line}")
 

@@ -7,6 +7,8 @@ disturb the next run, and reads the per-test records back from JSON.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -41,12 +43,15 @@ def run_inprocess(topics: list[str], impl: str, suite: str, extra: list[str] = (
         return 0, []
     collector = Collector()
     args = [*files, f"--impl={impl}", f"--rootdir={paths.ROOT}", *QUIET_PLUGINS, *extra]
-    if quiet:
-        args += ["-p", "no:terminal"]
     old = os.getcwd()
     os.chdir(paths.ROOT)
+    sink = io.StringIO()
     try:
-        status = pytest.main(args, plugins=[collector])
+        if quiet:  # the grade table is the output; pytest's own report is kept out of it
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                status = pytest.main(args, plugins=[collector])
+        else:
+            status = pytest.main(args, plugins=[collector])
     finally:
         os.chdir(old)
     return int(status), list(collector.records.values())
