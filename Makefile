@@ -7,6 +7,7 @@
 #   make diff topic=adam            your file against the reference
 #   make stubs                      regenerate exercises/ from solutions/ (backs up what it replaces)
 #   make check                      the project's own tests (what CI runs)
+#   make release out=DIR            the copy a class receives (no solutions, no hidden tests)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -18,7 +19,7 @@ impl  ?= exercises
 suite ?=
 n     ?=
 
-.PHONY: grade test hint diff stubs check topics setup clean-venv
+.PHONY: grade test hint diff stubs check release topics setup clean-venv
 
 $(READY): requirements.txt
 	@$(PYTHON) grader/setup_venv.py
@@ -39,6 +40,9 @@ diff: $(READY)
 
 stubs: $(READY)
 	@$(PY) -m grader stubs
+
+release: $(READY)
+	@$(PY) -m grader release "$(out)"
 
 topics: $(READY)
 	@$(PY) -m grader topics

@@ -6,6 +6,7 @@
     diff TOPIC [--impl DIR]
     stubs [--check]
     check [--topics T ...] [--jobs N]
+    release OUT
     topics
 
 Bad input (unknown topic, missing folder or file) gets one sentence, the list of topics and exit
@@ -155,6 +156,19 @@ def cmd_check(args) -> int:
     return max(status, selfcheck.run(topics or None, args.jobs))
 
 
+def cmd_release(args) -> int:
+    from pathlib import Path
+
+    from grader import release
+    try:
+        written = release.build(Path(args.out).expanduser().resolve())
+    except FileExistsError as exc:
+        raise UsageError(str(exc))
+    print(f"Wrote the class release to {args.out}: {', '.join(written)} "
+          "(no solutions/, no hidden tests).")
+    return 0
+
+
 def cmd_topics(args) -> int:
     for t in catalog.ordered():
         pre = f" (after {', '.join(t.prerequisites)})" if t.prerequisites else ""
@@ -184,12 +198,14 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="the project's own tests (make check)")
     c.add_argument("--topics", nargs="*")
     c.add_argument("--jobs", type=int, default=None)
+    r = sub.add_parser("release", help="write the copy a class receives (no solutions, no hidden tests)")
+    r.add_argument("out")
     sub.add_parser("topics", help="list the topics")
     return p
 
 
 COMMANDS = {"test": cmd_test, "grade": cmd_grade, "hint": cmd_hint, "diff": cmd_diff,
-            "stubs": cmd_stubs, "check": cmd_check, "topics": cmd_topics}
+            "stubs": cmd_stubs, "check": cmd_check, "release": cmd_release, "topics": cmd_topics}
 
 
 def main(argv: list[str] | None = None) -> int:

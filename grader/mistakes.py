@@ -1,13 +1,17 @@
-"""Known mistakes as mutants of the reference (DESIGN rule 3), and valid alternatives.
+"""Known mistakes (DESIGN rule 3), the mutants that commit them, and valid alternatives.
 
-Each topic's `tests/<topic>/mistakes.py` defines `MISTAKES` (a list of `Mistake`) and may define
-`ALTERNATIVES` (a list of `Alternative`). Both are small textual patches of `solutions/<topic>.py`:
-every `(old, new)` pair replaces text that must occur exactly once in the reference, so a patch that
-no longer applies fails loudly instead of silently testing the reference.
+Each topic has two files:
+
+- `tests/<topic>/mistakes.py` defines `MISTAKES`, a list of `Mistake`: an id and the sentence a
+  learner reads when their output looks like it. Shipped with the public tests, which name them.
+- `tests/<topic>/mutants.py` defines `MUTANTS` (a list of `Mutant`) and `ALTERNATIVES` (a list of
+  `Alternative`): small textual patches of `solutions/<topic>.py`. Every `(old, new)` pair replaces
+  text that must occur exactly once in the reference, so a patch that no longer applies fails
+  loudly. Like the hidden tests, this file quotes the reference and is not shipped to a class.
 
 `make check` runs the topic's whole suite on every mutant and requires (a) that it fails and (b) that
-some failure message names the mistake: `tag(mistake)` (e.g. `[no-bias-correction]`) appears in the
-output. Every alternative must pass every test: correct code written another way is not punished.
+some failure message names its mistake: the mistake's tag (e.g. `[no-bias-correction]`) appears in
+the output. Every alternative must pass every test: correct code written another way is not punished.
 """
 
 from __future__ import annotations
@@ -19,15 +23,20 @@ from dataclasses import dataclass
 class Mistake:
     id: str  # short name, letters and dashes
     says: str  # the sentence a learner reads when their output looks like this mistake
-    patch: tuple[tuple[str, str], ...]  # (old, new) replacements turning the reference into the mutant
-    named_as: str = ""  # another mistake's id when the tests name this mutant by that one
 
     @property
     def tag(self) -> str:
-        return f"[{self.named_as or self.id}]"
+        return f"[{self.id}]"
 
     def sentence(self) -> str:
-        return f"Known mistake {tag(self)}: {self.says}"
+        return f"Known mistake {self.tag}: {self.says}"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str  # unique per topic; often the mistake's id
+    mistake: str  # the id of the Mistake the suite must name when it fails on this mutant
+    patch: tuple[tuple[str, str], ...]  # (old, new) replacements turning the reference into the mutant
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,6 @@ class Alternative:
     id: str
     says: str  # what is different about this correct version
     patch: tuple[tuple[str, str], ...]
-
-
-def tag(mistake: Mistake) -> str:
-    return mistake.tag
 
 
 class PatchError(ValueError):

@@ -4,8 +4,9 @@ For every topic in the catalog:
   - the committed stub equals the one generated from the reference (rule 1);
   - every test (public and hidden) passes on the reference and fails on the generated stub, with a
     failure (not an error, not a skip) that says the stub is not written yet (rule 2);
-  - every known mistake (a mutant of the reference) fails the suite, and a failure message names it
-    with its tag (rule 3); the kill table is printed;
+  - every mutant (a known mistake applied to the reference) fails the suite, and a failure message
+    names its mistake with the mistake's tag (rule 3); the kill table is printed;
+  - every mutant names a mistake listed in the topic's mistakes.py;
   - every listed alternative (correct code written another way) passes every test (rule 5);
   - public tests never mention `solutions`, and no test imports `exercises` or a learner path (rules
     4 and 8).
@@ -71,11 +72,15 @@ def _topic_jobs(topic: str, tmp: Path) -> list[tuple[str, str, Path, object]]:
     stub_dir.mkdir(parents=True)
     (stub_dir / f"{topic}.py").write_text(stubs.make_stub(reference))
     jobs.append(("stub", "stub", stub_dir, None))
-    module = importlib.import_module(f"tests.{topic}.mistakes")
-    for kind, items in (("mutant", module.MISTAKES), ("alternative", getattr(module, "ALTERNATIVES", []))):
+    known = {m.id for m in importlib.import_module(f"tests.{topic}.mistakes").MISTAKES}
+    module = importlib.import_module(f"tests.{topic}.mutants")
+    for kind, items in (("mutant", module.MUTANTS), ("alternative", getattr(module, "ALTERNATIVES", []))):
         for item in items:
             folder = tmp / topic / f"{kind}-{item.id}"
             folder.mkdir(parents=True)
+            if kind == "mutant" and item.mistake not in known:
+                raise ValueError(f"{topic} mutant {item.id} names the mistake {item.mistake!r}, which "
+                                 f"tests/{topic}/mistakes.py does not list")
             source = apply_patch(reference, item.patch, f"{topic} {kind} {item.id}")
             (folder / f"{topic}.py").write_text(stubs.strip_markers(source))
             jobs.append((kind, item.id, folder, item))
@@ -103,13 +108,14 @@ def _judge(kind: str, item, records: list[dict], status: int, output: str) -> tu
         return True, "", counts
     # mutant
     failed = [r for r in records if r["outcome"] == "failed"]
-    named = [r for r in failed if item.tag in r["message"]]
+    tag = f"[{item.mistake}]"
+    named = [r for r in failed if tag in r["message"]]
     counts["caught"] = bool(failed)
     counts["named"] = bool(named)
     if not failed:
         return False, "the suite passes on this mutant", counts
     if not named:
-        return False, f"no failure message names {item.tag}", counts
+        return False, f"no failure message names {tag}", counts
     return True, "", counts
 
 
@@ -128,8 +134,8 @@ def run(topics: list[str] | None = None, jobs: int | None = None) -> int:
     for (topic, kind, label, _folder, item), (status, records, output) in zip(all_jobs, results):
         ok, problem, counts = _judge(kind, item, records, status, output)
         if kind == "mutant":
-            kill_rows.append((topic, label, counts.get("caught", False), counts.get("named", False),
-                              counts.get("failed", 0), len(records)))
+            kill_rows.append((topic, label, item.mistake, counts.get("caught", False),
+                              counts.get("named", False), counts.get("failed", 0), len(records)))
         else:
             print(f"{topic:10} {kind:11} {label:24} {'ok' if ok else 'PROBLEM'} "
                   f"({counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
@@ -138,11 +144,12 @@ def run(topics: list[str] | None = None, jobs: int | None = None) -> int:
             problems.append(f"{topic} {kind} {label}: {problem}")
 
     print("\nKill table (each known mistake applied to the reference):")
-    print(f"{'topic':10} {'mistake':26} {'caught':7} {'named':6} failing tests")
-    for topic, label, caught, named, failed, total in kill_rows:
-        print(f"{topic:10} {label:26} {'yes' if caught else 'NO':7} {'yes' if named else 'NO':6} {failed}/{total}")
-    caught = sum(1 for r in kill_rows if r[2] and r[3])
-    print(f"{caught}/{len(kill_rows)} mistakes caught and named.  ({time.time() - start:.1f} s)")
+    print(f"{'topic':10} {'mutant':26} {'must be named as':26} {'caught':7} {'named':6} failing tests")
+    for topic, label, mistake, caught, named, failed, total in kill_rows:
+        print(f"{topic:10} {label:26} {mistake:26} {'yes' if caught else 'NO':7} "
+              f"{'yes' if named else 'NO':6} {failed}/{total}")
+    caught = sum(1 for r in kill_rows if r[3] and r[4])
+    print(f"{caught}/{len(kill_rows)} mutants caught and named.  ({time.time() - start:.1f} s)")
     if problems:
         print("\nProblems:")
         for p in problems:

@@ -12,10 +12,7 @@ from __future__ import annotations
 import torch
 from torch.optim.adam import adam as functional_adam  # what torch.optim.Adam.step calls
 
-from grader.mistakes import by_id
-from tests.adam.mistakes import MISTAKES
-
-MISTAKE = by_id(MISTAKES)
+from tests.adam.mistakes import MISTAKE
 
 # Mistakes whose effect on one call of adam_step `predict` can reproduce.
 STEP_MISTAKES = ["no-bias-correction", "bias-correction-m-only", "bias-correction-v-only",

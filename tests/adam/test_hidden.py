@@ -9,8 +9,8 @@ import torch
 
 from grader.checks import check_tensor, check_tuple, check_unchanged
 from tests.adam.driver import check_adam_step_trajectory, check_class_trajectory
-from tests.adam.oracle import (MISTAKE, describe, functional_adam, gradient_sequence, near_misses,
-                               tol)
+from tests.adam.mistakes import MISTAKE
+from tests.adam.oracle import describe, functional_adam, gradient_sequence, near_misses, tol
 
 LONG = {
     "scalar, defaults": (torch.float32, (), dict()),

@@ -8,7 +8,8 @@ import torch
 
 from grader.checks import check_tensor, check_tuple, check_unchanged, fail, is_close
 from tests.adam.driver import check_adam_step_trajectory, check_class_trajectory
-from tests.adam.oracle import MISTAKE, TOL64, describe, gradient_sequence, near_misses
+from tests.adam.mistakes import MISTAKE
+from tests.adam.oracle import TOL64, describe, gradient_sequence, near_misses
 
 f64 = torch.float64
 
