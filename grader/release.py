@@ -1,8 +1,8 @@
 """`python -m grader release OUT`: the copy of the project a class receives.
 
 It holds the stubs, the public tests with their helpers (mistakes, oracles, drivers, hints), the
-harness, the docs and the Makefile; it leaves out `solutions/`, every `test_hidden.py` and every `mutants.py` (which quotes the
-reference). In the
+harness, the docs and the Makefile; it leaves out `solutions/` and the files in PROJECT_ONLY (hidden tests, and the mutant and
+margin files, which quote the reference). In the
 release, `make test`, `make grade` and `make hint` work as in the full project; `make diff` says
 there is no reference, and `make check` (which needs the references) is the project's, not the
 class's.
@@ -17,10 +17,12 @@ from grader import paths
 
 TOP_FILES = ["Makefile", "README.md", "requirements.txt", "pyproject.toml", ".gitignore"]
 TOP_DIRS = ["exercises", "grader", "tests", "docs", "data"]
+# Files that quote the references or need them: they stay with the project.
+PROJECT_ONLY = ("test_hidden.py", "mutants.py", "margins.py")
 
 
 def _ignore(folder: str, names: list[str]) -> set[str]:
-    return {n for n in names if n in ("test_hidden.py", "mutants.py") or n in ("__pycache__", ".pytest_cache")
+    return {n for n in names if n in PROJECT_ONLY or n in ("__pycache__", ".pytest_cache")
             or n.endswith(".pyc")}
 
 

@@ -34,7 +34,8 @@ def check_adam_step_trajectory(impl, param0, grads, case: str, oracle="functiona
     """adam_step applied len(grads) times from param0 (m = v = 0) must follow torch.optim.Adam."""
     expected = torch_trajectory(param0, grads, oracle=oracle, **hp)
     scale = max(float(g.abs().max()) for g in grads) if param0.numel() else 1.0
-    tols = (tol(param0.dtype), tol(param0.dtype, scale), tol(param0.dtype, scale * scale))
+    n = len(grads)
+    tols = (tol(param0.dtype, 1.0, n), tol(param0.dtype, scale, n), tol(param0.dtype, scale * scale, n))
     p, m, v = param0.clone(), torch.zeros_like(param0), torch.zeros_like(param0)
     inputs, outputs = [], ([], [], [])
     for step, g in enumerate(grads, start=1):
@@ -76,7 +77,7 @@ def check_class_trajectory(impl, params0, grads_per_step, case: str, oracle="fun
             returned[i].append(out[i])
             held[i].append(current[i])
     for i, trajectory in enumerate(expected):
-        t = tol(params0[i].dtype)
+        t = tol(params0[i].dtype, 1.0, len(grads_per_step))
         bad = [b for b in (_first_bad_step(returned[i], trajectory, t),
                            _first_bad_step(held[i], trajectory, t)) if b is not None]
         if not bad:

@@ -103,20 +103,24 @@ def describe(dtype, shape, **hp) -> str:
 
 
 # Tolerances, stated once with their reasons.
-# float64: one step differs from torch only by rounding (1e-16 relative); 200 steps accumulate to
+# float64: one step differs from torch only by rounding (1e-16 relative); 1000 steps accumulate to
 # well below 1e-10 on parameters of order 1.
 TOL64 = dict(rtol=1e-10, atol=1e-12)
-# float32: each step rounds at ~6e-8 relative, and a correct implementation may associate the
-# arithmetic differently from torch (or compute in float64 and round once); after 200 to 1000 steps
-# the parameters (order 1) differ by at most a few 1e-6 in the measurements of `make check`.
-TOL32 = dict(rtol=1e-5, atol=1e-5)
+# float32: each step rounds the parameter at about 6e-8 relative, and a correct implementation may
+# order the arithmetic differently from torch or compute in float64 and round once, so the
+# difference from torch grows with the number of steps. The tolerance is 1e-5 per 100 steps
+# (absolute and relative), at least 1e-5. `python -m tests.adam.margins` measures how much of it
+# the reference and the alternatives of mutants.py use: at most 9% (float64-inside, 1000 steps).
+TOL32_PER_100_STEPS = 1e-5
 
 
-def tol(dtype, scale=1.0):
-    """Tolerance for a value of typical magnitude `scale` (1 for parameters, |g| for m, g**2 for v).
+def tol(dtype, scale=1.0, steps=1):
+    """Tolerance for a value of typical magnitude `scale` after `steps` Adam steps.
 
-    The moments are sums of terms of size `scale`, so their rounding error is relative to it.
+    `scale` is 1 for parameters, max |g| for m and its square for v: the moments are sums of terms
+    of that size, so their rounding error is relative to it.
     """
-    base = TOL64 if dtype == torch.float64 else TOL32
-    return dict(rtol=base["rtol"], atol=base["atol"] * scale)
-
+    if dtype == torch.float64:
+        return dict(rtol=TOL64["rtol"], atol=TOL64["atol"] * scale)
+    base = TOL32_PER_100_STEPS * max(1.0, steps / 100)
+    return dict(rtol=base, atol=base * scale)
