@@ -51,19 +51,20 @@ def cmd_test(args) -> int:
         raise UsageError(f"{loader._display(loader.topic_file(args.topic, folder))} does not exist: "
                          f"there is no {args.topic}.py in {loader._display(folder)}.")
     status, records = runner.run_inprocess(topics, str(folder), args.suite, args.pytest_args)
+    which = {"public": "public ", "hidden": "hidden ", "all": ""}[args.suite]
     for topic in topics:
         mine = [r for r in records if r["topic"] == topic]
         if not mine:
             continue
         row = scoring.topic_summary(catalog.get(topic), mine)
         if row["status"] == "done":
-            print(f"{topic}: all {row['total']} {args.suite} tests pass. `make grade` shows every topic.")
+            print(f"{topic}: all {row['total']} {which}tests pass. `make grade` shows every topic.")
         elif row["status"] == "not started":
             print(f"{topic}: not started ({row['total']} tests wait for you). Open "
                   f"{loader._display(loader.topic_file(topic, folder))} and read the docstrings; "
                   f"`make hint topic={topic}` if you are stuck.")
         else:
-            print(f"{topic}: {row['passed']}/{row['total']} {args.suite} tests pass. Start with the "
+            print(f"{topic}: {row['passed']}/{row['total']} {which}tests pass. Start with the "
                   f"first failure above; `make hint topic={topic}` gives a hint.")
     return status
 
