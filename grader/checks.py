@@ -25,6 +25,12 @@ _equal = torch.equal
 _fail = pytest.fail
 
 
+def _same_nonfinite(a: _Tensor, e: _Tensor) -> bool:
+    """NaN, +inf and -inf at exactly the same places."""
+    return (_equal(torch.isnan(a), torch.isnan(e)) and _equal(torch.isposinf(a), torch.isposinf(e))
+            and _equal(torch.isneginf(a), torch.isneginf(e)))
+
+
 def fail(message: str) -> None:
     """Fail the current test with `message` and no harness traceback."""
     _fail(message, pytrace=False)
@@ -42,11 +48,8 @@ def is_close(actual, expected: _Tensor, rtol: float, atol: float) -> bool:
     if actual.shape != expected.shape or actual.dtype != expected.dtype:
         return False
     a, e = actual.detach().double(), expected.detach().double()
-    finite_a, finite_e = _isfinite(a), _isfinite(e)
-    if not _equal(finite_a, finite_e):
-        return False
-    if not _equal(a[~finite_e].nan_to_num(posinf=1, neginf=-1, nan=0),
-                  e[~finite_e].nan_to_num(posinf=1, neginf=-1, nan=0)):
+    finite_e = _isfinite(e)
+    if not _same_nonfinite(a, e):
         return False
     return bool(((a - e)[finite_e].abs() <= atol + rtol * e[finite_e].abs()).all())
 
@@ -113,8 +116,10 @@ def check_tensor(
     if a.numel() == 0:
         return
     # Non-finite expected values must be matched exactly (inf by inf of the same sign, NaN by NaN).
-    if not _equal(a[~_isfinite(e)].nan_to_num(nan=0.5), e[~_isfinite(e)].nan_to_num(nan=0.5)):
-        fail(f"{where}: where the expected value is infinite or NaN, the output differs.")
+    if not _same_nonfinite(a, e):
+        fail(f"{where}: where the expected value is infinite or NaN, the output differs "
+             "(NaN must stay NaN, inf must stay inf of the same sign)." + _mistake_note(
+                 matching_mistakes(actual, near, rtol, atol)))
     finite = _isfinite(e)
     error = (a - e).nan_to_num(nan=0.0, posinf=0.0, neginf=0.0).abs()
     allowed = atol + rtol * e.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0).abs()

@@ -78,6 +78,12 @@ def find_forbidden(source: str, forbidden: tuple[str, ...]) -> list[Use]:
                     top = alias.name.split(".")[0]
                     aliases[top] = top
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if any(alias.name == "*" for alias in node.names):
+                # `from torch import *` brings in whatever torch exports, forbidden names included.
+                for name in forbidden:
+                    if name == node.module or name.startswith(node.module + "."):
+                        uses.append(Use(name, node.lineno, f"from {node.module} import *"))
+                continue
             for alias in node.names:
                 full = f"{node.module}.{alias.name}"
                 report(full, node.lineno)

@@ -54,14 +54,14 @@ def load_topic(topic: str, folder: Path) -> ModuleType:
         raise LoadError(f"{shown} does not exist: this topic's file is missing "
                         f"(expected {path.name} in {_display(folder)}).")
     try:
-        source = path.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8-sig")  # a BOM is fine, as for Python
     except (OSError, UnicodeDecodeError) as exc:
         raise LoadError(f"{shown} cannot be read as UTF-8 text ({exc.__class__.__name__}: {exc}).")
     try:
         compile(source, str(path), "exec")
     except SyntaxError as exc:
-        raise LoadError(f"{shown} has a syntax error at line {exc.lineno}: {exc.msg}. "
-                        "Fix it and run the tests again.")
+        at = f" at line {exc.lineno}" if exc.lineno else ""
+        raise LoadError(f"{shown} has a syntax error{at}: {exc.msg}. Fix it and run the tests again.")
 
     info = catalog.get(topic)
     uses = guard.find_forbidden(source, info.forbidden)

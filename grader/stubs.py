@@ -29,7 +29,8 @@ def make_stub(source: str, filename: str = "<solution>") -> str:
                 raise MarkerError(f"{filename}:{number}: {BEGIN} inside the block opened at line {inside_since}")
             inside_since = number
             indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError\n")
+            nl = line[len(line.rstrip("\r\n")):] or "\n"  # keep the file's line endings
+            out.append(f"{indent}# YOUR CODE HERE{nl}{indent}raise NotImplementedError{nl}")
         elif stripped == END:
             if inside_since is None:
                 raise MarkerError(f"{filename}:{number}: {END} without a {BEGIN} before it")

@@ -1,0 +1,174 @@
+"""The from-scratch guard (grader/guard.py): DESIGN rule 6, checked statically and at run time.
+
+The run-time traps are global to the process once installed; that is how the harness uses them too.
+"""
+
+import pytest
+import torch
+
+from grader import guard, loader
+from grader.guard import ForbiddenAPIError, Use, describe, find_forbidden
+
+OPTIM = ("torch.optim",)
+CONV = ("torch.nn.functional.conv2d",)
+
+
+def texts(uses):
+    return [(u.line, u.text) for u in uses]
+
+
+def test_module_alias_resolves_to_the_forbidden_function():
+    """`import torch.nn.functional as F; F.conv2d(...)` is reported as torch.nn.functional.conv2d."""
+    source = "import torch\nimport torch.nn.functional as F\n\ny = F.conv2d(x, w)\nz = F.relu(y)\n"
+    uses = find_forbidden(source, CONV)
+    assert uses == [Use("torch.nn.functional.conv2d", 4, "torch.nn.functional.conv2d")]
+
+
+def test_from_import_is_reported_at_the_import():
+    """`from torch.optim import Adam` is reported at its line, with the resolved name."""
+    uses = find_forbidden("import torch\nfrom torch.optim import Adam\nopt = Adam([])\n", OPTIM)
+    assert texts(uses) == [(2, "torch.optim.Adam")]
+    assert uses[0].name == "torch.optim"
+
+
+def test_full_dotted_reference_and_aliased_torch():
+    """`torch.optim.SGD` and `t.optim.Adam` (torch imported as t) are both found, in line order."""
+    source = "import torch as t\nimport torch\n\nb = t.optim.Adam\na = torch.optim.SGD\n"
+    assert texts(find_forbidden(source, OPTIM)) == [(4, "torch.optim.Adam"), (5, "torch.optim.SGD")]
+
+
+def test_submodule_import_through_parent_alias():
+    """`from torch import nn` then `nn.functional.conv2d` resolves through the alias."""
+    source = "from torch import nn\n\nout = nn.functional.conv2d(x, w)\n"
+    assert texts(find_forbidden(source, CONV)) == [(3, "torch.nn.functional.conv2d")]
+
+
+def test_imports_inside_functions_are_seen():
+    """An import inside a function body is found as well as one at the top."""
+    source = "def f():\n    import torch.optim as o\n    return o.Adam\n"
+    uses = find_forbidden(source, OPTIM)
+    assert (2, "torch.optim") in texts(uses)
+    assert (3, "torch.optim.Adam") in texts(uses)
+
+
+def test_comments_and_docstrings_are_not_reported():
+    """Mentioning torch.optim in a comment, docstring or string is not a use."""
+    source = ('"""Checked against torch.optim.Adam."""\n'
+              "import torch\n"
+              "# do not use torch.optim here\n"
+              "NOTE = 'torch.optim.SGD'\n"
+              "def f(x):\n    \"\"\"Like torch.optim.Adam.step.\"\"\"\n    return torch.sqrt(x)\n")
+    assert find_forbidden(source, OPTIM) == []
+
+
+def test_prefix_must_end_on_a_dot():
+    """`torch.optimize_something` does not match the forbidden `torch.optim`."""
+    source = "import torch\ntorch.optimize_something()\nimport torch.optimizers_of_mine\n"
+    assert find_forbidden(source, OPTIM) == []
+
+
+def test_other_torch_calls_are_allowed():
+    """Allowed torch functions are not reported, and no forbidden names means nothing to check."""
+    source = "import torch\nimport torch.nn.functional as F\ny = torch.sqrt(F.relu(x))\n"
+    assert find_forbidden(source, OPTIM + CONV) == []
+    assert find_forbidden("import torch.optim\n", ()) == []
+
+
+def test_exact_name_matches():
+    """The forbidden name itself (not only names inside it) is reported."""
+    assert texts(find_forbidden("import torch\nf = torch.nn.functional.conv2d\n", CONV)) == [
+        (2, "torch.nn.functional.conv2d")]
+
+
+def test_describe_is_one_sentence_with_lines_and_reason():
+    """describe names the file, the forbidden API, the reason and the lines, capped at five."""
+    uses = [Use("torch.optim", n, f"torch.optim.X{n}") for n in range(1, 8)]
+    message = describe(uses, "exercises/adam.py", "write it yourself")
+    assert message.startswith("exercises/adam.py uses torch.optim, which this topic forbids: write it yourself.")
+    assert "line 1 (torch.optim.X1)" in message and "line 5 (torch.optim.X5)" in message
+    assert "line 6" not in message
+    assert "and 2 more" in message
+
+
+LEARNER = """\
+import torch
+
+
+def sneaky(p):
+    return getattr(torch, "op" + "tim").SGD([p], lr=0.1)
+
+
+def sneaky_but_caught(p):
+    try:
+        getattr(torch, "op" + "tim").SGD([p], lr=0.1)
+    except Exception:
+        return "caught"
+    return "not trapped"
+
+
+def honest(p):
+    return torch.sqrt(p.detach() * p.detach())
+"""
+
+
+@pytest.fixture
+def learner(tmp_path):
+    """A learner module loaded by the loader (which registers its file and installs the traps)."""
+    (tmp_path / "adam.py").write_text(LEARNER, encoding="utf-8")
+    guard.install_traps(OPTIM)
+    module = loader.load_topic("adam", tmp_path)
+    guard.register_learner_file(str((tmp_path / "adam.py").resolve()))
+    return module
+
+
+def test_runtime_trap_stops_a_hidden_forbidden_call(learner):
+    """A call to torch.optim that the static check cannot see raises ForbiddenAPIError and is recorded."""
+    p = torch.zeros(3, requires_grad=True)
+    before = len(guard.violations)
+    with pytest.raises(ForbiddenAPIError) as info:
+        learner.sneaky(p)
+    assert "SGD" in str(info.value)
+    assert len(guard.violations) == before + 1
+    assert "adam.py:5" in guard.violations[-1]
+
+
+def test_runtime_trap_records_a_call_even_when_caught(learner):
+    """Learner code that catches the error still leaves a violation behind."""
+    p = torch.zeros(3, requires_grad=True)
+    before = len(guard.violations)
+    assert learner.sneaky_but_caught(p) == "caught"
+    assert len(guard.violations) == before + 1
+    assert "adam.py:10" in guard.violations[-1]
+
+
+def test_oracles_are_not_blocked(learner):
+    """The tests' own calls of torch.optim still work after the traps are in place."""
+    p = torch.ones(3, requires_grad=True)
+    before = len(guard.violations)
+    opt = torch.optim.SGD([p], lr=0.1)
+    p.grad = torch.ones(3)
+    opt.step()
+    assert torch.allclose(p.detach(), torch.full((3,), 0.9))
+    adam = torch.optim.Adam([torch.zeros(2, requires_grad=True)])
+    assert isinstance(adam, torch.optim.Optimizer)
+    assert len(guard.violations) == before
+
+
+def test_allowed_learner_code_runs(learner):
+    """Learner code using only allowed APIs runs normally under the traps."""
+    before = len(guard.violations)
+    assert torch.equal(learner.honest(torch.tensor([-2.0, 3.0])), torch.tensor([2.0, 3.0]))
+    assert len(guard.violations) == before
+
+
+def test_install_traps_is_idempotent(learner):
+    """Installing the same traps again does not wrap a trap inside a trap."""
+    guard.install_traps(OPTIM)
+    init = torch.optim.SGD.__dict__["__init__"]
+    assert getattr(init, "__kata_trap__", False)
+    assert not getattr(init.__wrapped__, "__kata_trap__", False)
+
+
+def test_unknown_forbidden_names_are_ignored():
+    """A forbidden name that does not exist in this torch version is skipped, not an error."""
+    guard.install_traps(("torch.no_such_module_for_kata", "torch.nn.no_such_function"))
