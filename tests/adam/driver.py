@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from grader.checks import check_tensor, check_tuple, fail
-from tests.adam.oracle import near_misses, tol, torch_trajectory
+from tests.adam.oracle import describe, gradient_sequence, near_misses, tol, torch_trajectory
 
 _allclose = torch.allclose
 
@@ -55,6 +55,18 @@ def check_adam_step_trajectory(impl, param0, grads, case: str, oracle="functiona
         for k in range(3):
             check_tensor(outputs[k][step], expected[k][step], name=f"{names[k]} from adam_step",
                          case=where, near=near_misses(k, inputs[step]), **tols[k])
+
+
+def check_setting(impl, name: str, setting: tuple, steps: int, seed: int, oracle="functional") -> None:
+    """The trajectory test of one named setting `(dtype, shape, hyperparameters)`.
+
+    The start comes from `seed`, the gradients (`steps` of them) from `seed + 1`.
+    """
+    dtype, shape, hp = setting
+    param0 = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(dtype)
+    grads = gradient_sequence(shape, steps, dtype, seed=seed + 1)
+    check_adam_step_trajectory(impl, param0, grads, f"{name}: {describe(dtype, shape, **hp)}",
+                               oracle=oracle, **hp)
 
 
 def check_class_trajectory(impl, params0, grads_per_step, case: str, oracle="functional", **hp) -> None:

@@ -30,6 +30,7 @@ def _modules():
 
 def main() -> None:
     steps = {name: fn for name, fn in _modules().items()}
+    # Seeds as in check_setting: the start from `seed`, the gradients from `seed + 1`.
     cases = [(f"public: {k}", v, 100, 1, 2) for k, v in TRAJECTORIES.items()]
     cases += [(f"hidden: {k}", v, 1000, 7, 8) for k, v in LONG.items()]
     for label, (dtype, shape, hp), n, seed_p, seed_g in cases:

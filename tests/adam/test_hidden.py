@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.checks import check_tensor, check_tuple, check_unchanged
-from tests.adam.driver import check_adam_step_trajectory, check_class_trajectory
+from tests.adam.driver import check_adam_step_trajectory, check_class_trajectory, check_setting
 from tests.adam.mistakes import MISTAKE
 from tests.adam.oracle import describe, functional_adam, gradient_sequence, near_misses, tol
 
@@ -27,12 +27,7 @@ LONG = {
 @pytest.mark.parametrize("name", list(LONG))
 def test_long_trajectory_against_torch_optim_adam(impl, name):
     """1000 calls of adam_step follow torch.optim.Adam (the class itself) on many settings."""
-    dtype, shape, hp = LONG[name]
-    gen = torch.Generator().manual_seed(7)
-    param0 = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
-    grads = gradient_sequence(shape, 1000, dtype, seed=8)
-    check_adam_step_trajectory(impl, param0, grads, f"{name}: {describe(dtype, shape, **hp)}",
-                               oracle="class", **hp)
+    check_setting(impl, name, LONG[name], steps=1000, seed=7, oracle="class")
 
 
 EDGES = {

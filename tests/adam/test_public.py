@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from grader.checks import check_tensor, check_tuple, check_unchanged, fail, is_close
-from tests.adam.driver import check_adam_step_trajectory, check_class_trajectory
+from tests.adam.driver import check_class_trajectory, check_setting
 from tests.adam.mistakes import MISTAKE
-from tests.adam.oracle import TOL64, describe, gradient_sequence, near_misses
+from tests.adam.oracle import TOL64, gradient_sequence, near_misses
 
 f64 = torch.float64
 
@@ -112,11 +112,7 @@ TRAJECTORIES = {
 @pytest.mark.parametrize("name", list(TRAJECTORIES))
 def test_adam_step_matches_torch_optim(impl, name):
     """100 calls of adam_step follow torch.optim.Adam step by step (the hidden suite goes to 1000)."""
-    dtype, shape, hp = TRAJECTORIES[name]
-    gen = torch.Generator().manual_seed(1)
-    param0 = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
-    grads = gradient_sequence(shape, 100, dtype, seed=2)
-    check_adam_step_trajectory(impl, param0, grads, f"{name}: {describe(dtype, shape, **hp)}", **hp)
+    check_setting(impl, name, TRAJECTORIES[name], steps=100, seed=1)
 
 
 @pytest.mark.points(2)
