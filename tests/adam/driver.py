@@ -57,6 +57,19 @@ def check_adam_step_trajectory(impl, param0, grads, case: str, oracle="functiona
                          case=where, near=near_misses(k, inputs[step]), **tols[k])
 
 
+def step_values(values, count: int, what: str) -> list:
+    """Fail unless `values` (what Adam.step returned, or Adam.params) is a list or tuple of `count`
+    tensors; return it as a list."""
+    if not isinstance(values, (list, tuple)) or len(values) != count:
+        size = f" of length {len(values)}" if isinstance(values, (list, tuple)) else ""
+        fail(f"{what} should be a list with one tensor per parameter ({count}), "
+             f"got {type(values).__name__}{size}.")
+    for i, value in enumerate(values):
+        if not isinstance(value, torch.Tensor):
+            fail(f"{what}[{i}] should be a torch.Tensor, got {type(value).__name__}.")
+    return list(values)
+
+
 def check_setting(impl, name: str, setting: tuple, steps: int, seed: int, oracle="functional") -> None:
     """The trajectory test of one named setting `(dtype, shape, hyperparameters)`.
 
@@ -78,13 +91,9 @@ def check_class_trajectory(impl, params0, grads_per_step, case: str, oracle="fun
                 for i, p0 in enumerate(params0)]
     mine = impl.Adam([p.clone() for p in params0], **hp)
     returned, held = [[] for _ in params0], [[] for _ in params0]
-    for step, grads in enumerate(grads_per_step, start=1):
-        out = mine.step([g.clone() for g in grads])
-        if not isinstance(out, (list, tuple)) or len(out) != len(params0):
-            fail(f"Adam.step should return a list with one tensor per parameter ({len(params0)}), "
-                 f"got {type(out).__name__}"
-                 + (f" of length {len(out)}" if isinstance(out, (list, tuple)) else "") + ".")
-        current = mine.params
+    for grads in grads_per_step:
+        out = step_values(mine.step([g.clone() for g in grads]), len(params0), "Adam.step")
+        current = step_values(mine.params, len(params0), "Adam.params")
         for i in range(len(params0)):
             returned[i].append(out[i])
             held[i].append(current[i])

@@ -89,6 +89,17 @@ def torch_trajectory(param0, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weigh
     return params, ms, vs
 
 
+def torch_one_step(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                   decoupled_weight_decay=False):
+    """(new_param, new_m, new_v) of PyTorch's Adam for update number `step` from the given state."""
+    p, m, v = param.detach().clone(), m.detach().clone(), v.detach().clone()
+    functional_adam([p], [grad.detach().clone()], [m], [v], [], [torch.tensor(float(step - 1))],
+                    foreach=False, decoupled_weight_decay=decoupled_weight_decay, amsgrad=False,
+                    beta1=betas[0], beta2=betas[1], lr=lr, weight_decay=weight_decay, eps=eps,
+                    maximize=False)
+    return p, m, v
+
+
 def gradient_sequence(shape, steps, dtype, seed, scale=1.0):
     """A reproducible list of gradients whose scale drifts over time (as real ones do)."""
     gen = torch.Generator().manual_seed(seed)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from grader.checks import check_tensor, check_tuple, check_unchanged, fail, is_close
-from tests.adam.driver import check_class_trajectory, check_setting
+from tests.adam.driver import check_class_trajectory, check_setting, step_values
 from tests.adam.mistakes import MISTAKE
-from tests.adam.oracle import TOL64, gradient_sequence, near_misses
+from tests.adam.oracle import TOL64, gradient_sequence, near_misses, tol, torch_one_step, torch_trajectory
 
 f64 = torch.float64
 
@@ -88,9 +88,9 @@ def test_adam_step_leaves_inputs_unchanged(impl, decoupled):
     gen = torch.Generator().manual_seed(0)
     p, g, m = (torch.randn(3, 2, generator=gen) for _ in range(3))
     v = torch.rand(3, 2, generator=gen)
+    hp = dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=decoupled)
     before = {"param": p.clone(), "grad": g.clone(), "m": m.clone(), "v": v.clone()}
-    out = check_tuple(impl.adam_step(p, g, m, v, 3, lr=0.01, weight_decay=0.1,
-                                     decoupled_weight_decay=decoupled), 3, name="adam_step")
+    out = check_tuple(impl.adam_step(p, g, m, v, 3, **hp), 3, name="adam_step")
     call = f"adam_step(param, grad, m, v, 3, weight_decay=0.1, decoupled_weight_decay={decoupled})"
     for name, tensor in (("param", p), ("grad", g), ("m", m), ("v", v)):
         check_unchanged(before[name], tensor, name=name, call=call,
@@ -98,6 +98,12 @@ def test_adam_step_leaves_inputs_unchanged(impl, decoupled):
     if any(out[k] is t for k, t in enumerate((p, m, v))):
         fail(f"{call} returned one of its inputs instead of a new tensor.\n"
              + MISTAKE["inputs-modified-in-place"].sentence())
+    # ... and the new tensors hold the update (returning copies of the inputs is not the point).
+    expected = torch_one_step(before["param"], before["grad"], before["m"], before["v"], 3, **hp)
+    inputs = dict(before, step=3, **hp)
+    for k, name in enumerate(("new_param", "new_m", "new_v")):
+        check_tensor(out[k], expected[k], name=f"{name} from adam_step", case=f"{call}, float32",
+                     near=near_misses(k, inputs), **tol(torch.float32))
 
 
 TRAJECTORIES = {
@@ -137,10 +143,10 @@ def test_class_instances_are_independent(impl):
     first, second = impl.Adam([p.clone()], lr=0.1), impl.Adam([p.clone()], lr=0.1)
     for _ in range(3):
         first.step([torch.full((3,), 5.0, dtype=f64)])
-    out_first = first.step([g.clone()])
-    out_second = second.step([g.clone()])
+    out_first = step_values(first.step([g.clone()]), 1, "Adam.step")
+    out_second = step_values(second.step([g.clone()]), 1, "Adam.step")
     # Two optimizers built alike must give the same first step, whatever the other one did.
-    again = impl.Adam([p.clone()], lr=0.1).step([g.clone()])
+    again = step_values(impl.Adam([p.clone()], lr=0.1).step([g.clone()]), 1, "Adam.step")
     if not is_close(out_second[0], again[0], rtol=0, atol=0):
         fail(f"Two optimizers created alike gave different first steps ({out_second[0]} and "
              f"{again[0]}) after another optimizer had taken steps.\n"
@@ -159,8 +165,14 @@ def test_class_leaves_caller_tensors_unchanged(impl):
     """Adam keeps its own copies: the tensors given to Adam(...) and to step(...) are not modified."""
     p, g = torch.tensor([1.0, 2.0]), torch.tensor([0.5, -0.5])
     p_before, g_before = p.clone(), g.clone()
-    opt = impl.Adam([p], lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)
+    hp = dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)
+    opt = impl.Adam([p], **hp)
     opt.step([g])
-    opt.step([g])
+    values = step_values(opt.step([g]), 1, "Adam.step")
     check_unchanged(p_before, p, name="params[0]", call="Adam(params).step(grads)")
     check_unchanged(g_before, g, name="grads[0]", call="Adam(params).step(grads)")
+    # ... while its own copy moves as torch.optim.Adam's does: doing nothing is not the point.
+    expected = torch_trajectory(p_before, [g_before, g_before], **hp)[0][-1]
+    check_tensor(values[0], expected, name="the value after two steps of Adam([p], lr=0.1, "
+                 "weight_decay=0.1, decoupled_weight_decay=True)", case="float32, p = [1, 2], "
+                 "g = [0.5, -0.5] twice", **tol(torch.float32))
