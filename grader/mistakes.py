@@ -12,6 +12,8 @@ Each topic has two files:
 `make check` runs the topic's whole suite on every mutant and requires (a) that it fails and (b) that
 some failure message names its mistake: the mistake's tag (e.g. `[no-bias-correction]`) appears in
 the output. Every alternative must pass every test: correct code written another way is not punished.
+`TRIVIAL` (a list of `Trivial`), if given, fills the solution blocks with do-nothing bodies: every
+test must fail on those, so that no test hands out points for code that does not do the work.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ class Alternative:
     id: str
     says: str  # what is different about this correct version
     patch: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Trivial:
+    """A do-nothing implementation (it returns its inputs, say): every test must fail on it."""
+    id: str
+    says: str
+    bodies: tuple[str, ...]  # one body per solution block of the reference, in order
 
 
 class PatchError(ValueError):

@@ -8,6 +8,7 @@ For every topic in the catalog:
     names its mistake with the mistake's tag (rule 3); the kill table is printed;
   - every mutant names a mistake listed in the topic's mistakes.py;
   - every listed alternative (correct code written another way) passes every test (rule 5);
+  - every listed trivial implementation (do-nothing bodies) fails every test;
   - public tests never mention `solutions`, and no test imports `exercises` or a learner path (rules
     4 and 8).
 Each suite runs in a child process; runs go in parallel on the machine's cores.
@@ -84,6 +85,11 @@ def _topic_jobs(topic: str, tmp: Path) -> list[tuple[str, str, Path, object]]:
             source = apply_patch(reference, item.patch, f"{topic} {kind} {item.id}")
             (folder / f"{topic}.py").write_text(stubs.strip_markers(source))
             jobs.append((kind, item.id, folder, item))
+    for item in getattr(module, "TRIVIAL", []):
+        folder = tmp / topic / f"trivial-{item.id}"
+        folder.mkdir(parents=True)
+        (folder / f"{topic}.py").write_text(stubs.fill_blocks(reference, list(item.bodies)))
+        jobs.append(("trivial", item.id, folder, item))
     return jobs
 
 
@@ -98,6 +104,12 @@ def _judge(kind: str, item, records: list[dict], status: int, output: str) -> tu
             first = bad[0]
             return False, (f"{len(bad)} tests did not pass, e.g. {first['nodeid']} ({first['outcome']}): "
                            f"{first['message'][:600]}"), counts
+        return True, "", counts
+    if kind == "trivial":
+        bad = [r for r in records if r["outcome"] != "failed"]
+        if bad:
+            return False, (f"{len(bad)} tests do not fail on this do-nothing implementation, e.g. "
+                           f"{bad[0]['nodeid']} ({bad[0]['outcome']})"), counts
         return True, "", counts
     if kind == "stub":
         bad = [r for r in records if r["outcome"] != "failed" or NOT_WRITTEN not in r["message"]]

@@ -20,7 +20,15 @@ class MarkerError(ValueError):
 
 
 def make_stub(source: str, filename: str = "<solution>") -> str:
+    """The learner's stub: every solution block becomes `raise NotImplementedError`."""
+    return fill_blocks(source, None, filename)
+
+
+def fill_blocks(source: str, bodies: list[str] | None, filename: str = "<solution>") -> str:
+    """Replace the solution blocks, in order, by `bodies` (each indented like its marker), or by the
+    stub's `raise NotImplementedError` when `bodies` is None."""
     out: list[str] = []
+    block = 0
     inside_since: int | None = None
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
         stripped = line.strip()
@@ -30,7 +38,11 @@ def make_stub(source: str, filename: str = "<solution>") -> str:
             inside_since = number
             indent = line[: len(line) - len(line.lstrip())]
             nl = line[len(line.rstrip("\r\n")):] or "\n"  # keep the file's line endings
-            out.append(f"{indent}# YOUR CODE HERE{nl}{indent}raise NotImplementedError{nl}")
+            if bodies is None:
+                out.append(f"{indent}# YOUR CODE HERE{nl}{indent}raise NotImplementedError{nl}")
+            elif block < len(bodies):
+                out.extend(f"{indent}{body_line}{nl}" for body_line in bodies[block].splitlines())
+            block += 1
         elif stripped == END:
             if inside_since is None:
                 raise MarkerError(f"{filename}:{number}: {END} without a {BEGIN} before it")
@@ -41,6 +53,8 @@ def make_stub(source: str, filename: str = "<solution>") -> str:
             out.append(line)
     if inside_since is not None:
         raise MarkerError(f"{filename}:{inside_since}: {BEGIN} is never closed by {END}")
+    if bodies is not None and len(bodies) != block:
+        raise MarkerError(f"{filename}: {len(bodies)} bodies given for {block} solution blocks")
     return "".join(out)
 
 

@@ -122,3 +122,22 @@ def test_committed_stub_is_generated_from_reference(topic):
     committed = (paths.EXERCISES / f"{topic}.py").read_text(encoding="utf-8")
     assert committed == make_stub(reference)
     assert "raise NotImplementedError" in committed
+
+
+def test_fill_blocks_puts_each_body_in_its_block():
+    """fill_blocks fills the blocks in order, indenting every body line like its marker."""
+    from grader.stubs import fill_blocks
+    source = ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n\n"
+              "class C:\n    def g(self):\n        ### BEGIN SOLUTION\n        pass\n        ### END SOLUTION\n")
+    filled = fill_blocks(source, ["x = 2\nreturn x", "return 3"])
+    assert "    x = 2\n    return x\n" in filled
+    assert "        return 3\n" in filled
+    assert "return 1" not in filled and "pass" not in filled and "###" not in filled
+
+
+def test_fill_blocks_needs_one_body_per_block():
+    """A wrong number of bodies is an error, not a silently half-filled module."""
+    from grader.stubs import fill_blocks
+    source = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
+    with pytest.raises(MarkerError):
+        fill_blocks(source, ["return 2", "return 3"])

@@ -5,7 +5,7 @@ message carrying the mistake's tag, and pass on every alternative. This file quo
 so like `test_hidden.py` it stays with the project and is not part of a class release.
 """
 
-from grader.mistakes import Alternative, Mutant
+from grader.mistakes import Alternative, Mutant, Trivial
 
 M_HAT = "m_hat = new_m / (1 - beta1 ** step)"
 V_HAT = "v_hat = new_v / (1 - beta2 ** step)"
@@ -92,5 +92,22 @@ ALTERNATIVES = [
         (("new_v = beta2 * v + (1 - beta2) * grad * grad", "new_v = beta2 * v + (1 - beta2) * grad ** 2"),
          ("new_param = param - lr * m_hat / (torch.sqrt(v_hat) + eps)",
           "new_param = param - lr * m_hat / (torch.pow(v_hat, 0.5) + eps)")),
+    ),
+]
+
+TRIVIAL = [
+    Trivial(
+        "returns-inputs",
+        "adam_step returns copies of param, m and v; Adam keeps copies and never changes them",
+        ("return param.clone(), m.clone(), v.clone()",
+         "self.params = [p.clone() for p in params]",
+         "return list(self.params)"),
+    ),
+    Trivial(
+        "sgd",
+        "plain gradient descent (p - lr * g) with the moments left at their inputs",
+        ("return param - lr * grad, m.clone(), v.clone()",
+         "self.params = [p.clone() for p in params]\nself.lr = lr",
+         "self.params = [p - self.lr * g for p, g in zip(self.params, grads)]\nreturn list(self.params)"),
     ),
 ]
