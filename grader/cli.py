@@ -48,8 +48,8 @@ def cmd_test(args) -> int:
     topics = _topic(args.topic)
     folder = _impl_folder(args.impl)
     if args.topic and not loader.topic_file(args.topic, folder).is_file():
-        raise UsageError(f"{loader._display(loader.topic_file(args.topic, folder))} does not exist: "
-                         f"there is no {args.topic}.py in {loader._display(folder)}.")
+        raise UsageError(f"{loader.display(loader.topic_file(args.topic, folder))} does not exist: "
+                         f"there is no {args.topic}.py in {loader.display(folder)}.")
     status, records = runner.run_inprocess(topics, str(folder), args.suite, args.pytest_args)
     which = {"public": "public ", "hidden": "hidden ", "all": ""}[args.suite]
     for topic in topics:
@@ -61,7 +61,7 @@ def cmd_test(args) -> int:
             print(f"{topic}: all {row['total']} {which}tests pass. `make grade` shows every topic.")
         elif row["status"] == "not started":
             print(f"{topic}: not started ({row['total']} tests wait for you). Open "
-                  f"{loader._display(loader.topic_file(topic, folder))} and read the docstrings; "
+                  f"{loader.display(loader.topic_file(topic, folder))} and read the docstrings; "
                   f"`make hint topic={topic}` if you are stuck.")
         else:
             print(f"{topic}: {row['passed']}/{row['total']} {which}tests pass. Start with the "
@@ -86,7 +86,7 @@ def cmd_grade(args) -> int:
     if args.json:
         print(json.dumps({"impl": str(folder), "suite": args.suite, "topics": rows, "total": total}, indent=1))
     else:
-        print(f"Grading {loader._display(folder)} ({args.suite} tests)\n")
+        print(f"Grading {loader.display(folder)} ({args.suite} tests)\n")
         print(scoring.table(rows, total))
         print(f"\n({time.time() - start:.1f} s) `make test topic=NAME` shows what fails and why.")
     return 0
@@ -112,11 +112,11 @@ def cmd_diff(args) -> int:
         raise UsageError(f"There is no reference solution for {topic} in this copy (solutions/ is not "
                          "shipped with a class release).")
     if not mine.is_file():
-        raise UsageError(f"{loader._display(mine)} does not exist.")
+        raise UsageError(f"{loader.display(mine)} does not exist.")
     a = mine.read_text(encoding="utf-8").splitlines(keepends=True)
     b = stubs.strip_markers(ref.read_text(encoding="utf-8")).splitlines(keepends=True)
-    diff = list(difflib.unified_diff(a, b, fromfile=loader._display(mine), tofile=f"solutions/{topic}.py"))
-    sys.stdout.writelines(diff or [f"{loader._display(mine)} is the same as the reference.\n"])
+    diff = list(difflib.unified_diff(a, b, fromfile=loader.display(mine), tofile=f"solutions/{topic}.py"))
+    sys.stdout.writelines(diff or [f"{loader.display(mine)} is the same as the reference.\n"])
     return 0
 
 
@@ -137,7 +137,7 @@ def cmd_stubs(args) -> int:
         if target.is_file():
             backup.mkdir(parents=True, exist_ok=True)
             shutil.copy2(target, backup / target.name)
-            print(f"exercises/{topic}.py changed: the old file is saved as {loader._display(backup / target.name)}")
+            print(f"exercises/{topic}.py changed: the old file is saved as {loader.display(backup / target.name)}")
         paths.EXERCISES.mkdir(exist_ok=True)
         target.write_text(new, encoding="utf-8")
         print(f"wrote exercises/{topic}.py")

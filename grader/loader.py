@@ -33,7 +33,7 @@ def topic_file(topic: str, folder: Path) -> Path:
     return folder / f"{topic}.py"
 
 
-def _display(path: Path) -> str:
+def display(path: Path) -> str:
     try:
         return str(path.relative_to(paths.ROOT))
     except ValueError:
@@ -49,10 +49,10 @@ def _error_line(exc: BaseException, path: Path) -> str:
 def load_topic(topic: str, folder: Path) -> ModuleType:
     """Import `folder/<topic>.py`. Raises LoadError with a sentence for the learner."""
     path = topic_file(topic, folder).resolve()
-    shown = _display(path)
+    shown = display(path)
     if not path.is_file():
         raise LoadError(f"{shown} does not exist: this topic's file is missing "
-                        f"(expected {path.name} in {_display(folder)}).")
+                        f"(expected {path.name} in {display(folder)}).")
     try:
         source = path.read_text(encoding="utf-8-sig")  # a BOM is fine, as for Python
     except (OSError, UnicodeDecodeError) as exc:

@@ -82,7 +82,7 @@ def load_impl(topic: str, impl_option: str):
     if key not in _cache:
         path = loader.topic_file(topic, folder)
         try:
-            _cache[key] = Impl(loader.load_topic(topic, folder), loader._display(path))
+            _cache[key] = Impl(loader.load_topic(topic, folder), loader.display(path))
         except loader.LoadError as exc:
             _cache[key] = Unusable(str(exc))
     return _cache[key]
@@ -106,7 +106,7 @@ def _learner_frame(excinfo):
 
 
 def _where(frame) -> str:
-    return f"{loader._display(Path(frame.filename))} line {frame.lineno}"
+    return f"{loader.display(Path(frame.filename))} line {frame.lineno}"
 
 
 def _rewrite(item, call) -> str | None:
