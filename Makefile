@@ -8,6 +8,8 @@
 #   make stubs                      regenerate exercises/ from solutions/ (backs up what it replaces)
 #   make check                      the project's own tests (what CI runs)
 #   make release out=DIR            the copy a class receives (no solutions, no hidden tests)
+#   make bench topic=bpe            a topic's benchmark (bench/<topic>.py)
+#   make demo topic=rnn             a topic's demonstration on your functions (demos/<topic>.py)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -19,7 +21,7 @@ impl  ?= exercises
 suite ?=
 n     ?=
 
-.PHONY: grade test hint diff stubs check release topics setup clean-venv
+.PHONY: grade test hint diff stubs check release topics setup clean-venv bench demo
 
 $(READY): requirements.txt
 	@$(PYTHON) grader/setup_venv.py
@@ -49,6 +51,12 @@ topics: $(READY)
 
 check: $(READY)
 	@$(PY) -m grader check
+
+bench: $(READY)
+	@$(PY) -m grader bench $(topic) $(if $(filter command line,$(origin impl)),-- --impl "$(impl)")
+
+demo: $(READY)
+	@$(PY) -m grader demo $(topic) --impl "$(impl)"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -40,6 +40,7 @@ TOPICS: tuple[Topic, ...] = (
         forbidden=("torch.optim", "torch._fused_adam_", "torch._fused_adamw_"),
         forbidden_reason="the point of this topic is to write the update yourself",
     ),
+    # new topics go above this line (one Topic(...) entry each, in any order; `order` sorts them)
 )
 
 

@@ -8,6 +8,8 @@
     check [--topics T ...] [--jobs N]
     release OUT
     topics
+    bench TOPIC                  the topic's benchmark (bench/TOPIC.py), ratios from one run
+    demo TOPIC [--impl DIR]      the topic's demonstration (demos/TOPIC.py) on your functions
 
 Bad input (unknown topic, missing folder or file) gets one sentence, the list of topics and exit
 status 2; nothing here writes to exercises/ except `stubs`, which backs up any file it replaces.
@@ -177,6 +179,27 @@ def cmd_topics(args) -> int:
     return 0
 
 
+def _script(kind: str, folder: str, args, extra: list[str]) -> int:
+    """Run `<folder>/<topic>.py` (a benchmark or a demonstration) as its own process."""
+    import subprocess
+    have = sorted(p.stem for p in (paths.ROOT / folder).glob("*.py") if not p.stem.startswith("_"))
+    if not args.topic or args.topic not in have:
+        asked = f"There is no {kind} for {args.topic!r}." if args.topic else f"Which topic? Use `make {kind} topic=NAME`."
+        raise UsageError(f"{asked} Topics with a {kind}: {', '.join(have) or 'none yet'}.")
+    env = dict(__import__("os").environ, PYTHONPATH=str(paths.ROOT))
+    cmd = [sys.executable, str(paths.ROOT / folder / f"{args.topic}.py"), *extra]
+    return subprocess.run(cmd, cwd=paths.ROOT, env=env).returncode
+
+
+def cmd_bench(args) -> int:
+    return _script("bench", "bench", args, args.pytest_args)
+
+
+def cmd_demo(args) -> int:
+    folder = _impl_folder(args.impl)
+    return _script("demo", "demos", args, ["--impl", str(folder), *args.pytest_args])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m grader", description="scratch-katas: run, grade and check topics")
     sub = p.add_subparsers(dest="command", required=True)
@@ -202,11 +225,17 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="write the copy a class receives (no solutions, no hidden tests)")
     r.add_argument("out")
     sub.add_parser("topics", help="list the topics")
+    b = sub.add_parser("bench", help="a topic's benchmark against PyTorch or another library")
+    b.add_argument("topic", nargs="?")
+    m = sub.add_parser("demo", help="a topic's demonstration, run on your functions")
+    m.add_argument("topic", nargs="?")
+    m.add_argument("--impl", default="exercises")
     return p
 
 
 COMMANDS = {"test": cmd_test, "grade": cmd_grade, "hint": cmd_hint, "diff": cmd_diff,
-            "stubs": cmd_stubs, "check": cmd_check, "release": cmd_release, "topics": cmd_topics}
+            "stubs": cmd_stubs, "check": cmd_check, "release": cmd_release, "topics": cmd_topics,
+            "bench": cmd_bench, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,11 @@
 1. Statically: `find_forbidden(source, forbidden)` parses the learner's module and resolves every
    dotted reference through the module's imports (`import torch.nn.functional as F; F.conv2d` is
    `torch.nn.functional.conv2d`). A reference equal to a forbidden name or inside it is reported
-   with its line.
+   with its line. Two more kinds of entry need no import to be found:
+   - `.name` forbids the attribute `name` on any object (`.backward` catches `loss.backward()`,
+     `.softmax` catches `x.softmax(-1)`);
+   - `name=` forbids the keyword argument `name` in any call, unless its value is the constant
+     False or None (`requires_grad=` catches `torch.zeros(3, requires_grad=True)`).
 2. At run time: `install_traps(forbidden)` wraps the forbidden callables (for a module: every
    function and every class constructor defined in it or its loaded submodules) so that a call made
    while a learner's file is on the call stack raises `ForbiddenAPIError` and is recorded, even if
@@ -59,6 +63,9 @@ def find_forbidden(source: str, forbidden: tuple[str, ...]) -> list[Use]:
     if not forbidden:
         return []
     tree = ast.parse(source)
+    attributes = {name[1:]: name for name in forbidden if name.startswith(".")}
+    keywords = {name[:-1]: name for name in forbidden if name.endswith("=")}
+    forbidden = tuple(name for name in forbidden if not name.startswith(".") and not name.endswith("="))
     aliases: dict[str, str] = {}  # local name -> dotted module path it stands for
     uses: list[Use] = []
 
@@ -91,6 +98,12 @@ def find_forbidden(source: str, forbidden: tuple[str, ...]) -> list[Use]:
 
     seen: set[int] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in attributes:
+            uses.append(Use(attributes[node.attr], node.lineno, ast.unparse(node)[-60:]))
+        elif isinstance(node, ast.keyword) and node.arg in keywords:
+            value = node.value
+            if not (isinstance(value, ast.Constant) and value.value in (False, None)):
+                uses.append(Use(keywords[node.arg], value.lineno, f"{node.arg}={ast.unparse(value)}"))
         if isinstance(node, ast.Attribute) and id(node) not in seen:
             parts = _dotted(node)
             # Mark the inner attributes of this chain as seen: report the longest chain only once.
@@ -185,9 +198,10 @@ def _trap_class(cls: type, label: str) -> None:
 
 
 def install_traps(forbidden: tuple[str, ...]) -> None:
-    """Wrap every forbidden callable (idempotent). Unknown names are ignored."""
+    """Wrap every forbidden callable (idempotent). Unknown names, `.attr` and `name=` entries
+    (static only) are ignored."""
     for dotted in forbidden:
-        if dotted in _installed:
+        if dotted in _installed or dotted.startswith(".") or dotted.endswith("="):
             continue
         _installed.add(dotted)
         try:

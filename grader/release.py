@@ -16,7 +16,7 @@ from pathlib import Path
 from grader import paths
 
 TOP_FILES = ["Makefile", "README.md", "requirements.txt", "pyproject.toml", ".gitignore"]
-TOP_DIRS = ["exercises", "grader", "tests", "docs", "data"]
+TOP_DIRS = ["exercises", "grader", "tests", "docs", "data", "provided", "demos", "bench"]
 # Files that quote the references or need them: they stay with the project.
 PROJECT_ONLY = ("test_hidden.py", "mutants.py", "margins.py")
 

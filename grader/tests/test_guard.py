@@ -172,3 +172,34 @@ def test_install_traps_is_idempotent(learner):
 def test_unknown_forbidden_names_are_ignored():
     """A forbidden name that does not exist in this torch version is skipped, not an error."""
     guard.install_traps(("torch.no_such_module_for_kata", "torch.nn.no_such_function"))
+
+
+def test_attribute_entries_catch_methods_on_any_object():
+    """`.backward` and `.softmax` catch the method on any object, whatever it is called."""
+    source = ("def f(loss, x):\n    loss.backward()\n    y = x.softmax(-1)\n"
+              "    return (x * 2).log_softmax(0), x.softmax_like\n")
+    uses = find_forbidden(source, (".backward", ".softmax", ".log_softmax"))
+    assert texts(uses) == [(2, "loss.backward"), (3, "x.softmax"), (4, "(x * 2).log_softmax")]
+
+
+def test_keyword_entries_ignore_false_and_none():
+    """`requires_grad=` catches True or a variable, not the harmless False or None."""
+    source = ("import torch\na = torch.zeros(2, requires_grad=True)\nb = torch.zeros(2, requires_grad=False)\n"
+              "c = torch.ones(2, requires_grad=None)\nd = torch.ones(2, requires_grad=flag)\n")
+    uses = find_forbidden(source, ("requires_grad=",))
+    assert texts(uses) == [(2, "requires_grad=True"), (5, "requires_grad=flag")]
+
+
+def test_tensor_method_trap_fires_only_for_learner_code(tmp_path):
+    """A dotted Tensor method (torch.Tensor.backward) is trapped at run time; the tests' own calls pass."""
+    (tmp_path / "adam.py").write_text(
+        "import torch\n\ndef grad_of_square(x):\n    x = x.detach().requires_grad_()\n"
+        "    getattr(x * x, 'back' + 'ward')(torch.ones_like(x))\n    return x.grad\n", encoding="utf-8")
+    module = loader.load_topic("adam", tmp_path)
+    guard.install_traps(("torch.Tensor.backward",))
+    guard.register_learner_file(str((tmp_path / "adam.py").resolve()))
+    with pytest.raises(ForbiddenAPIError):
+        module.grad_of_square(torch.ones(2))
+    x = torch.ones(2, requires_grad=True)
+    (x * x).sum().backward()  # the test's own use of autograd is untouched
+    assert torch.equal(x.grad, torch.full((2,), 2.0))

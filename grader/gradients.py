@@ -1,0 +1,45 @@
+"""Gradients through a learner's function, as data (DESIGN rule 8).
+
+A test that needs the gradient of a learner's function (attention, for instance) must not run
+autograd across the `impl` boundary itself: in grading mode the function runs in a sandboxed worker
+and only plain tensors come back. It asks for the output and the gradients together:
+
+    out, grads = call_with_grads(impl, "softmax", {"x": x, "dim": -1}, wrt=("x",), grad_out=g)
+
+which computes `out = impl.softmax(x=x', dim=-1)` with `x'` a fresh leaf that requires grad, then
+`out.backward(g)`, and returns `out` detached and `{"x": x'.grad}` (zeros where the gradient does
+not reach an input). In learner mode that happens here; a grading proxy provides its own
+`call_with_grads` method, which runs the same steps in its worker.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def local_call_with_grads(fn, kwargs: dict, wrt: tuple[str, ...], grad_out: torch.Tensor):
+    """The steps, for a plain callable `fn`: returns (detached output, {name: gradient})."""
+    args = dict(kwargs)
+    for name in wrt:
+        args[name] = kwargs[name].detach().clone().requires_grad_(True)
+    out = fn(**args)
+    if not isinstance(out, torch.Tensor):
+        return out, {}
+    if out.requires_grad:
+        out.backward(grad_out)
+    grads = {name: (args[name].grad if args[name].grad is not None else torch.zeros_like(args[name]))
+             for name in wrt}
+    return out.detach(), grads
+
+
+def call_with_grads(impl, name: str, kwargs: dict, wrt: tuple[str, ...], grad_out: torch.Tensor):
+    """Call `impl.<name>(**kwargs)` and backpropagate `grad_out`: (output, {input name: gradient}).
+
+    When the output does not depend on the inputs through autograd (a learner who detached it, or
+    a non-tensor result), the gradients come back as zeros or the dict is empty; the test's value
+    checks then say what is wrong.
+    """
+    own = getattr(type(impl), "call_with_grads", None)
+    if own is not None:
+        return own(impl, name, kwargs, wrt, grad_out)
+    return local_call_with_grads(getattr(impl, name), kwargs, wrt, grad_out)
