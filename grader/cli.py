@@ -2,6 +2,7 @@
 
     test [TOPIC] [--impl DIR] [--suite public|hidden|all] [-- PYTEST ARGS]
     grade [--impl DIR] [--suite ...] [--json]
+    grade SUBMISSIONS --out DIR [--jobs N] [--timeout S] [--topics T ...] [--format csv|gradescope]
     hint TOPIC [--n N]
     diff TOPIC [--impl DIR]
     stubs [--check]
@@ -82,6 +83,8 @@ def _grade_rows(folder, suite: str) -> tuple[list[dict], dict]:
 
 
 def cmd_grade(args) -> int:
+    if args.submissions:
+        return _grade_submissions(args)
     folder = _impl_folder(args.impl)
     start = time.time()
     rows, total = _grade_rows(folder, args.suite)
@@ -92,6 +95,23 @@ def cmd_grade(args) -> int:
         print(scoring.table(rows, total))
         print(f"\n({time.time() - start:.1f} s) `make test topic=NAME` shows what fails and why.")
     return 0
+
+
+def _grade_submissions(args) -> int:
+    """Grading mode: a class of submissions, each in a sandboxed worker (grader/classgrade.py)."""
+    from pathlib import Path
+
+    from grader import classgrade
+    if not args.out:
+        raise UsageError("Where should the grades go? Add --out DIR (it is created if needed).")
+    topics = [t for name in (args.topics or []) for t in _topic(name)] or None
+    if args.jobs < 1 or args.timeout <= 0:
+        raise UsageError("--jobs must be at least 1 and --timeout positive.")
+    try:
+        return classgrade.grade_class(Path(args.submissions).expanduser(), Path(args.out).expanduser(),
+                                      jobs=args.jobs, timeout=args.timeout, topics=topics, fmt=args.format)
+    except classgrade.GradeError as exc:
+        raise UsageError(str(exc))
 
 
 def cmd_hint(args) -> int:
@@ -207,7 +227,14 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("topic", nargs="?")
     t.add_argument("--impl", default="exercises", help="exercises (default), solutions, or a folder")
     t.add_argument("--suite", choices=list(runner.SUITES), default="public")
-    g = sub.add_parser("grade", help="score every topic and print a table")
+    g = sub.add_parser("grade", help="score every topic and print a table; with SUBMISSIONS, grade a class")
+    g.add_argument("submissions", nargs="?", help="grading mode: a folder of submissions (or one submission)")
+    g.add_argument("--out", help="grading mode: folder for grades.csv, grades.json and feedback/")
+    g.add_argument("--jobs", type=int, default=1, help="grading mode: submissions graded at once")
+    g.add_argument("--timeout", type=float, default=20.0, help="grading mode: seconds per call into a submission")
+    g.add_argument("--topics", nargs="*", help="grading mode: only these topics")
+    g.add_argument("--format", choices=["csv", "gradescope"], default="csv",
+                   help="grading mode: csv (grades.csv, grades.json, feedback/) or gradescope (results.json)")
     g.add_argument("--impl", default="exercises")
     g.add_argument("--suite", choices=list(runner.SUITES), default="all")
     g.add_argument("--json", action="store_true")

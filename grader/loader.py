@@ -46,8 +46,9 @@ def _error_line(exc: BaseException, path: Path) -> str:
     return f" at line {frames[-1].lineno}" if frames else ""
 
 
-def load_topic(topic: str, folder: Path) -> ModuleType:
-    """Import `folder/<topic>.py`. Raises LoadError with a sentence for the learner."""
+def check_source(topic: str, folder: Path) -> tuple[Path, str]:
+    """Read `folder/<topic>.py` and check it without running it: it exists, is UTF-8, parses, and
+    uses no forbidden API (the static guard). Returns (resolved path, source); raises LoadError."""
     path = topic_file(topic, folder).resolve()
     shown = display(path)
     if not path.is_file():
@@ -62,12 +63,20 @@ def load_topic(topic: str, folder: Path) -> ModuleType:
     except SyntaxError as exc:
         at = f" at line {exc.lineno}" if exc.lineno else ""
         raise LoadError(f"{shown} has a syntax error{at}: {exc.msg}. Fix it and run the tests again.")
-
+    except ValueError as exc:  # null bytes
+        raise LoadError(f"{shown} cannot be compiled: {exc}.")
     info = catalog.get(topic)
     uses = guard.find_forbidden(source, info.forbidden)
     if uses:
         raise LoadError(guard.describe(uses, shown, info.forbidden_reason))
+    return path, source
 
+
+def load_topic(topic: str, folder: Path) -> ModuleType:
+    """Import `folder/<topic>.py`. Raises LoadError with a sentence for the learner."""
+    path, _ = check_source(topic, folder)
+    shown = display(path)
+    info = catalog.get(topic)
     guard.install_traps(info.forbidden)
     guard.register_learner_file(str(path))
     name = f"_kata_impl_{topic}_{abs(hash(str(path)))}"

@@ -25,6 +25,9 @@ def pytest_addoption(parser):
     group = parser.getgroup("kata")
     group.addoption("--impl", default="exercises", help="folder with the implementation to test")
     group.addoption("--kata-report", default=None, help="write per-test results as JSON here")
+    group.addoption("--kata-sandbox", action="store_true",
+                    help="grading mode: run the implementation in a sandboxed worker (grader/proxy.py)")
+    group.addoption("--kata-timeout", type=float, default=None, help="grading mode: seconds per call")
 
 
 def pytest_configure(config):
@@ -76,9 +79,14 @@ class Impl:
 _cache: dict[tuple[str, str], object] = {}
 
 
-def load_impl(topic: str, impl_option: str):
+def load_impl(topic: str, impl_option: str, sandbox: bool = False, timeout: float | None = None):
     folder = loader.resolve_impl(impl_option)
     key = (topic, str(folder))
+    if sandbox:
+        from grader.proxy import DEFAULT_TIMEOUT, ProxyImpl
+        if key not in _cache:
+            _cache[key] = ProxyImpl(topic, folder, timeout or DEFAULT_TIMEOUT)
+        return _cache[key]
     if key not in _cache:
         path = loader.topic_file(topic, folder)
         try:
@@ -91,7 +99,9 @@ def load_impl(topic: str, impl_option: str):
 @pytest.fixture
 def impl(request):
     """The implementation under test of this test's topic (DESIGN rule 8)."""
-    return load_impl(topic_of(request.path), request.config.getoption("--impl"))
+    config = request.config
+    return load_impl(topic_of(request.path), config.getoption("--impl"), config.getoption("--kata-sandbox"),
+                     config.getoption("--kata-timeout"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -116,6 +126,15 @@ def _rewrite(item, call) -> str | None:
         return None
     if excinfo.errisinstance(guard.ForbiddenAPIError):
         return f"Your code called a forbidden API: {excinfo.value}. This topic is about writing it yourself."
+    info = getattr(excinfo.value, "info", None)
+    if info is not None and _is_remote(excinfo.value):
+        # grading mode: the learner's exception happened in the sandboxed worker
+        where = f"{info['file']} line {info['line']}" if info.get("line") else "the submission"
+        if info.get("kind") == "not_written":
+            return _not_written(info["function"], where)
+        if info.get("kind") == "exit":
+            return f"{info['function']} tried to stop the program ({info['typename']}) at {where}."
+        return _raised(info["function"], info["typename"], info["message"], where, info.get("source", ""))
     frame = _learner_frame(excinfo)
     if frame is None:
         return None
@@ -126,16 +145,27 @@ def _rewrite(item, call) -> str | None:
             name = getattr(tb.tb_frame.f_code, "co_qualname", name)
         tb = tb.tb_next
     if excinfo.errisinstance(NotImplementedError):
-        return (f"{name} is not written yet: it still raises NotImplementedError "
-                f"({_where(frame)}). Replace that line with your code; the docstring says what "
-                f"to return.")
+        return _not_written(name, _where(frame))
     line = (frame.line or "").strip()
     if "Timeout" in str(excinfo.value) and excinfo.errisinstance(pytest.fail.Exception):
         return (f"{name} did not finish in time ({str(excinfo.value).split('(')[-1].split(')')[0]}"
                 f"): an endless loop, or far more work than the task needs?\n"
                 f"  it was running {_where(frame)}: {line}")
-    return (f"{name} raised {excinfo.typename}: {excinfo.value}\n"
-            f"  at {_where(frame)}: {line}")
+    return _raised(name, excinfo.typename, excinfo.value, _where(frame), line)
+
+
+def _is_remote(exc) -> bool:
+    from grader.proxy import RemoteLearnerError
+    return isinstance(exc, RemoteLearnerError)
+
+
+def _not_written(name: str, where: str) -> str:
+    return (f"{name} is not written yet: it still raises NotImplementedError ({where}). Replace that "
+            f"line with your code; the docstring says what to return.")
+
+
+def _raised(name: str, typename: str, message, where: str, line: str) -> str:
+    return f"{name} raised {typename}: {message}\n  at {where}: {line}"
 
 
 def _summary(item) -> str:

@@ -1,0 +1,317 @@
+"""The trusted side of grading mode: `impl` as a proxy to a sandboxed worker (DESIGN rule 8).
+
+`ProxyImpl(topic, folder)` looks like the learner's module to a test: `impl.adam_step(...)` sends
+the arguments to the submission's worker (grader/worker.py, started by grader/sandbox.py), and
+returns what came back, after grader/wire.py has checked it is plain data. Objects made by a learner
+class come back as `RemoteObject` handles; attribute reads and method calls on them go to the
+worker too. Errors come back as the same sentences the in-process harness writes: a function not
+written yet, an exception with its line, a forbidden API. A worker that dies, exceeds a limit or
+does not answer in time costs the test that was running (and the worker is started again for the
+next one); after STRIKES calls of one topic that ran out of time, that topic's later calls fail at
+once, so an endless loop costs seconds, not minutes.
+
+One worker serves every topic of a submission; each pytest process grades one submission.
+"""
+
+from __future__ import annotations
+
+import atexit
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader import guard, loader, sandbox, wire
+
+STRIKES = 2
+DEFAULT_TIMEOUT = 20.0  # seconds per call; the suites' pytest-timeout (30 s per test) is larger
+TOPIC_BUDGET = 240.0    # seconds of calls per topic and submission; after that its calls fail at once
+
+
+class RemoteLearnerError(Exception):
+    """An exception raised by the learner's code in the worker; `info` holds where and what."""
+
+    info: dict = {}
+
+
+_remote_types: dict[str, type] = {}
+
+
+def remote_error(info: dict) -> BaseException:
+    """An exception to raise in the test: an instance of the builtin type the learner raised (so
+    `pytest.raises(ValueError)` works) that the plugin can also rewrite into a sentence."""
+    import builtins
+    base = getattr(builtins, str(info.get("type")), Exception)
+    if not (isinstance(base, type) and issubclass(base, Exception)):
+        base = Exception
+    cls = _remote_types.get(base.__name__)
+    if cls is None:
+        cls = type(base.__name__, (base, RemoteLearnerError), {"__module__": "builtins"})
+        _remote_types[base.__name__] = cls
+    exc = cls(info["message"])
+    exc.info = info
+    return exc
+
+
+class Foreign:
+    """Stands for a value the worker could not send as data (an ndarray, a custom object)."""
+
+    def __init__(self, description: str):
+        self.description = description
+
+    def __repr__(self):
+        return f"<{self.description}, which is not data the tests can read>"
+
+
+class _Session:
+    """The worker of one submission, restarted after a crash."""
+
+    def __init__(self, folder: Path, timeout: float):
+        self.folder = folder
+        self.timeout = timeout
+        self.process: sandbox.WorkerProcess | None = None
+        self.generation = 0
+        self.loaded: dict[str, dict] = {}
+        self.strikes: dict[str, int] = {}
+        self.broken: dict[str, str] = {}  # topic -> why importing it killed the worker
+        self.spent: dict[str, float] = {}  # topic -> seconds spent waiting for the worker
+
+    def request(self, topic: str, message: dict, label: str):
+        if topic in self.broken:
+            pytest.fail(self.broken[topic], pytrace=False)
+        if self.strikes.get(topic, 0) >= STRIKES:
+            pytest.fail(f"{label} was not called: earlier calls into {topic}.py ran past the time limit "
+                        f"{STRIKES} times, so the rest of this topic is marked failed without running.",
+                        pytrace=False)
+        if self.process is None:
+            self.process = sandbox.WorkerProcess(self.folder)
+            self.generation += 1
+            self.loaded = {}
+        if topic not in self.loaded and message["op"] != "load":
+            self.ensure_loaded(topic)
+        if self.spent.get(topic, 0.0) > TOPIC_BUDGET:
+            pytest.fail(f"{label} was not called: the calls into {topic}.py have used up their "
+                        f"{TOPIC_BUDGET:g} s, so the rest of this topic is marked failed.", pytrace=False)
+        started = time.monotonic()
+        try:
+            reply = self.process.request(message, self.timeout)
+        except BaseException as exc:
+            self.spent[topic] = self.spent.get(topic, 0.0) + time.monotonic() - started
+            self._lost(topic, message, label, exc)
+        self.spent[topic] = self.spent.get(topic, 0.0) + time.monotonic() - started
+        if type(reply) is not dict or "ok" not in reply:
+            self.process.kill()
+            self.process = None
+            pytest.fail(f"{label}: the worker sent back a reply that is not a reply.", pytrace=False)
+        for violation in reply.get("violations", ()) or ():
+            guard.violations.append(str(violation))
+        return reply
+
+    def _lost(self, topic: str, message: dict, label: str, exc: BaseException):
+        """The call did not come back with a reply: say why, and start afresh next time."""
+        try:
+            raise exc
+        except sandbox.WorkerTimeout:
+            self.process = None
+            self.strikes[topic] = self.strikes.get(topic, 0) + 1
+            self._fail(topic, message, f"{label} did not finish in {self.timeout:g} s: an endless loop, or "
+                       f"far more work than the task needs? (the grader stopped it from outside)")
+        except sandbox.WorkerDied as exc:
+            self.process.kill()
+            self.process = None
+            self._fail(topic, message, f"{label} stopped the program: {exc}. Submissions must return "
+                       f"their results.")
+        except BaseException:
+            # Interrupted while waiting (pytest-timeout, Ctrl-C): the worker may still answer this
+            # call later, so it cannot serve the next one.
+            if self.process is not None:
+                self.process.kill()
+                self.process = None
+            raise
+
+    def _fail(self, topic: str, message: dict, sentence: str):
+        if message["op"] == "load":  # the import itself kills the worker: no use trying again
+            self.broken[topic] = sentence
+        pytest.fail(sentence, pytrace=False)
+
+    def ensure_loaded(self, topic: str) -> dict:
+        if topic not in self.loaded:
+            reply = self.request(topic, {"op": "load", "topic": topic}, f"importing {topic}.py")
+            self.loaded[topic] = reply
+        return self.loaded[topic]
+
+    def close(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process = None
+
+
+_sessions: dict[str, _Session] = {}
+
+
+def session(folder: Path, timeout: float) -> _Session:
+    key = str(folder.resolve())
+    if key not in _sessions:
+        _sessions[key] = _Session(folder.resolve(), timeout)
+    return _sessions[key]
+
+
+@atexit.register
+def _close_all():
+    for s in _sessions.values():
+        s.close()
+
+
+class RemoteObject:
+    """A learner object living in the worker (made by calling a learner class through impl)."""
+
+    def __init__(self, proxy: "ProxyImpl", handle: int, generation: int, cls: str):
+        object.__setattr__(self, "_proxy", proxy)
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_generation", generation)
+        object.__setattr__(self, "_cls", cls)
+
+    def _check(self):
+        if self._proxy._session.generation != self._generation:
+            pytest.fail(f"this {self._cls} object was lost when the worker had to be restarted after "
+                        "an earlier failure.", pytrace=False)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._check()
+        reply = self._proxy._request({"op": "getattr", "handle": self._handle, "name": name},
+                                     f"{self._cls}.{name}")
+        value = reply["value"]
+        if type(value) is dict and "__method__" in value:
+            return _RemoteCallable(self._proxy, {"__handle__": self._handle}, name, f"{self._cls}.{name}",
+                                   owner=self)
+        return self._proxy._decode(value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("the tests do not set attributes on learner objects")
+
+    def __repr__(self):
+        return f"<{self._cls} object in the sandbox>"
+
+
+class _RemoteCallable:
+    def __init__(self, proxy: "ProxyImpl", target, method: str | None, label: str, owner=None):
+        self._proxy, self._target, self._method, self._label, self._owner = proxy, target, method, label, owner
+
+    def __call__(self, *args, **kwargs):
+        if self._owner is not None:
+            self._owner._check()
+        message = {"op": "call", "topic": self._proxy._topic, "target": self._target,
+                   "method": self._method, "args": [self._proxy._encode(a) for a in args],
+                   "kwargs": {k: self._proxy._encode(v) for k, v in kwargs.items()}}
+        reply = self._proxy._request(message, self._label)
+        _write_back(reply.get("mutated") or [], args, kwargs)
+        return self._proxy._decode(reply["value"])
+
+
+def _write_back(mutated, args, kwargs) -> None:
+    """Mirror in-place changes the learner made to tensor arguments onto the test's tensors."""
+    for entry in mutated:
+        try:
+            where, new = entry
+            holder = args[where[0]] if type(where[0]) is int else kwargs[where[0]]
+            target = holder[where[1]] if len(where) > 1 else holder
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        if isinstance(target, torch.Tensor) and type(new) is torch.Tensor and new.shape == target.shape \
+                and new.dtype == target.dtype:
+            with torch.no_grad():
+                target.data.copy_(new)
+
+
+class ProxyImpl:
+    """The learner's module for one topic, reached through the submission's sandboxed worker."""
+
+    def __init__(self, topic: str, folder: Path, timeout: float = DEFAULT_TIMEOUT):
+        self._topic = topic
+        self._folder = folder
+        self._shown = f"{topic}.py"
+        self._session = session(folder, timeout)
+        self._names: dict | None = None
+
+    def _request(self, message: dict, label: str) -> dict:
+        reply = self._session.request(self._topic, message, label)
+        if not reply["ok"]:
+            self._raise(reply.get("error") or {}, label)
+        return reply
+
+    def _raise(self, error: dict, label: str):
+        kind = error.get("kind")
+        if kind == "load":
+            pytest.fail(str(error.get("message", "")), pytrace=False)
+        if kind == "forbidden":
+            raise guard.ForbiddenAPIError(str(error.get("message", "")))
+        info = {k: error.get(k, "") for k in ("type", "typename", "message", "function", "line", "source", "file")}
+        info["kind"] = kind
+        if kind == "not_written":
+            info["type"] = "NotImplementedError"
+        info["function"] = info["function"] or label
+        raise remote_error(info)
+
+    def _names_or_fail(self) -> dict:
+        if self._names is None:
+            try:
+                loader.check_source(self._topic, self._folder)  # the static guard, run here, trusted
+            except loader.LoadError as exc:
+                pytest.fail(str(exc).replace(str(self._folder.resolve()) + "/", ""), pytrace=False)
+            reply = self._session.ensure_loaded(self._topic)
+            if not reply["ok"]:
+                self._raise(reply.get("error") or {}, f"importing {self._shown}")
+            self._names = reply["value"]
+        return self._names
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name.startswith("_"):
+            raise AttributeError(name)
+        names = self._names_or_fail()
+        if name not in names:
+            pytest.fail(f"{self._shown} has no `{name}`: keep the names and signatures of the stub "
+                        f"(the tests call {name}).", pytrace=False)
+        return _RemoteCallable(self, name, None, name)
+
+    def call_with_grads(self, name: str, kwargs: dict, wrt, grad_out):
+        """grader.gradients.call_with_grads, run in the worker."""
+        if name not in self._names_or_fail():
+            self.__getattr__(name)
+        message = {"op": "grads", "topic": self._topic, "name": name,
+                   "kwargs": {k: self._encode(v) for k, v in kwargs.items()}, "wrt": list(wrt),
+                   "grad_out": self._encode(grad_out)}
+        value = self._decode(self._request(message, name)["value"])
+        if type(value) is not list or len(value) != 2:
+            pytest.fail(f"{name}: the worker sent back a malformed gradient reply.", pytrace=False)
+        return value[0], value[1] if type(value[1]) is dict else {}
+
+    # -- data ------------------------------------------------------------------------------------
+    def _encode(self, value):
+        if isinstance(value, torch.Tensor):
+            return value.detach().as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value.detach()
+        if isinstance(value, RemoteObject):
+            return {"__handle__": value._handle}
+        if type(value) in (list, tuple):
+            items = [self._encode(v) for v in value]
+            return items if type(value) is list else tuple(items)
+        if type(value) is dict:
+            return {k: self._encode(v) for k, v in value.items()}
+        module = type(value).__module__ or ""
+        if module.startswith("provided.") and hasattr(value, "init_kwargs"):
+            return {"__provided__": f"{module}:{type(value).__qualname__}", "kwargs": dict(value.init_kwargs)}
+        return wire.check_data(value)
+
+    def _decode(self, value):
+        if type(value) is dict and "__handle__" in value and "class" in value:
+            return RemoteObject(self, value["__handle__"], self._session.generation, str(value["class"]))
+        if type(value) is dict and "__foreign__" in value:
+            return Foreign(str(value["__foreign__"]))
+        if type(value) in (list, tuple):
+            items = [self._decode(v) for v in value]
+            return items if type(value) is list else tuple(items)
+        if type(value) is dict:
+            return {k: self._decode(v) for k, v in value.items()}
+        return value
