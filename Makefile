@@ -8,6 +8,8 @@
 #   make stubs                      regenerate exercises/ from solutions/ (backs up what it replaces)
 #   make check                      the project's own tests (what CI runs)
 #   make release out=DIR            the copy a class receives (no solutions, no hidden tests)
+#   make grade-class submissions=DIR out=DIR [jobs=2]   grade a class, each submission sandboxed
+#   make gradescope                 build autograder.zip for Gradescope
 #   make bench topic=bpe            a topic's benchmark (bench/<topic>.py)
 #   make demo topic=rnn             a topic's demonstration on your functions (demos/<topic>.py)
 
@@ -21,7 +23,7 @@ impl  ?= exercises
 suite ?=
 n     ?=
 
-.PHONY: grade test hint diff stubs check release topics setup clean-venv bench demo
+.PHONY: grade-class gradescope grade test hint diff stubs check release topics setup clean-venv bench demo
 
 $(READY): requirements.txt
 	@$(PYTHON) grader/setup_venv.py
@@ -51,6 +53,12 @@ topics: $(READY)
 
 check: $(READY)
 	@$(PY) -m grader check
+
+grade-class: $(READY)
+	@$(PY) -m grader grade "$(submissions)" --out "$(out)" --jobs $(or $(jobs),2) $(if $(timeout),--timeout $(timeout)) $(if $(topic),--topics $(topic))
+
+gradescope: $(READY)
+	@$(PY) -m grader gradescope $(or $(out),autograder.zip)
 
 bench: $(READY)
 	@$(PY) -m grader bench $(topic) $(if $(filter command line,$(origin impl)),-- --impl "$(impl)")

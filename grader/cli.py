@@ -9,6 +9,7 @@
     check [--topics T ...] [--jobs N]
     release OUT
     topics
+    gradescope [OUT.zip]         the Gradescope autograder bundle (default autograder.zip)
     bench TOPIC                  the topic's benchmark (bench/TOPIC.py), ratios from one run
     demo TOPIC [--impl DIR]      the topic's demonstration (demos/TOPIC.py) on your functions
 
@@ -83,7 +84,7 @@ def _grade_rows(folder, suite: str) -> tuple[list[dict], dict]:
 
 
 def cmd_grade(args) -> int:
-    if args.submissions:
+    if args.submissions is not None:
         return _grade_submissions(args)
     folder = _impl_folder(args.impl)
     start = time.time()
@@ -102,6 +103,9 @@ def _grade_submissions(args) -> int:
     from pathlib import Path
 
     from grader import classgrade
+    if not args.submissions:
+        raise UsageError("Which submissions? Use `make grade-class submissions=DIR out=DIR` or "
+                         "`python -m grader grade SUBMISSIONS --out DIR`.")
     if not args.out:
         raise UsageError("Where should the grades go? Add --out DIR (it is created if needed).")
     topics = [t for name in (args.topics or []) for t in _topic(name)] or None
@@ -192,6 +196,19 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    from pathlib import Path
+
+    from grader import gradescope
+    out = Path(args.out).expanduser()
+    if out.suffix != ".zip":
+        raise UsageError(f"{args.out} should name a .zip file.")
+    names = gradescope.build(out)
+    print(f"Wrote {out} ({len(names)} files: setup.sh, run_autograder, grader/, tests/ with the hidden "
+          "suites, provided/). Upload it as the assignment's autograder (Ubuntu 22.04 base image).")
+    return 0
+
+
 def cmd_topics(args) -> int:
     for t in catalog.ordered():
         pre = f" (after {', '.join(t.prerequisites)})" if t.prerequisites else ""
@@ -252,6 +269,8 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="write the copy a class receives (no solutions, no hidden tests)")
     r.add_argument("out")
     sub.add_parser("topics", help="list the topics")
+    gs = sub.add_parser("gradescope", help="build the Gradescope autograder bundle")
+    gs.add_argument("out", nargs="?", default="autograder.zip")
     b = sub.add_parser("bench", help="a topic's benchmark against PyTorch or another library")
     b.add_argument("topic", nargs="?")
     m = sub.add_parser("demo", help="a topic's demonstration, run on your functions")
@@ -262,7 +281,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"test": cmd_test, "grade": cmd_grade, "hint": cmd_hint, "diff": cmd_diff,
             "stubs": cmd_stubs, "check": cmd_check, "release": cmd_release, "topics": cmd_topics,
-            "bench": cmd_bench, "demo": cmd_demo}
+            "bench": cmd_bench, "demo": cmd_demo, "gradescope": cmd_gradescope}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ def remote_error(info: dict) -> BaseException:
     base = getattr(builtins, str(info.get("type")), Exception)
     if not (isinstance(base, type) and issubclass(base, Exception)):
         base = Exception
-    cls = _remote_types.get(base.__name__)
+    cls = RemoteLearnerError if base is Exception else _remote_types.get(base.__name__)
     if cls is None:
         cls = type(base.__name__, (base, RemoteLearnerError), {"__module__": "builtins"})
         _remote_types[base.__name__] = cls

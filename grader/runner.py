@@ -57,13 +57,15 @@ def run_inprocess(topics: list[str], impl: str, suite: str, extra: list[str] = (
     return int(status), list(collector.records.values())
 
 
-def run_subprocess(topic: str, impl: str, suite: str = "all", timeout: float = 600) -> tuple[int, list[dict], str]:
-    """Run one topic's suite in a child process; returns (exit status, records, output)."""
+def run_subprocess(topic: str, impl: str, suite: str = "all", timeout: float = 600,
+                   extra: tuple[str, ...] = ()) -> tuple[int, list[dict], str]:
+    """Run one topic's suite in a child process; returns (exit status, records, output).
+    `extra` adds pytest options (`--kata-sandbox` runs it in grading mode)."""
     files = test_files(topic, suite)
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "pytest", *files, f"--impl={impl}", f"--kata-report={report}",
-               f"--rootdir={paths.ROOT}", *QUIET_PLUGINS, "-q", "--tb=short"]
+               f"--rootdir={paths.ROOT}", *QUIET_PLUGINS, "-q", "--tb=short", *extra]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         try:
             proc = subprocess.run(cmd, cwd=paths.ROOT, capture_output=True, text=True, timeout=timeout, env=env)

@@ -2,7 +2,8 @@
 
 For every topic in the catalog:
   - the committed stub equals the one generated from the reference (rule 1);
-  - every test (public and hidden) passes on the reference and fails on the generated stub, with a
+  - every test (public and hidden) passes on the reference, in learner mode (in-process) and in
+    grading mode (the reference behind the sandboxed proxy, grader/proxy.py), and fails on the generated stub, with a
     failure (not an error, not a skip) that says the stub is not written yet (rule 2);
   - every mutant (a known mistake applied to the reference) fails the suite, and a failure message
     names its mistake with the mistake's tag (rule 3); the kill table is printed;
@@ -68,7 +69,8 @@ def boundary_problems() -> list[str]:
 def _topic_jobs(topic: str, tmp: Path) -> list[tuple[str, str, Path, object]]:
     """(kind, label, folder, extra) for every run a topic needs; writes the folders."""
     reference = (paths.SOLUTIONS / f"{topic}.py").read_text(encoding="utf-8")
-    jobs = [("reference", "reference", paths.SOLUTIONS, None)]
+    jobs = [("reference", "reference", paths.SOLUTIONS, None),
+            ("sandboxed", "reference, grading mode", paths.SOLUTIONS, None)]
     stub_dir = tmp / topic / "stub"
     stub_dir.mkdir(parents=True)
     (stub_dir / f"{topic}.py").write_text(stubs.make_stub(reference))
@@ -98,7 +100,7 @@ def _judge(kind: str, item, records: list[dict], status: int, output: str) -> tu
     counts = {o: sum(1 for r in records if r["outcome"] == o) for o in ("passed", "failed", "error", "skipped")}
     if not records:
         return False, f"no test results (exit {status}): {output[-800:]}", counts
-    if kind in ("reference", "alternative"):
+    if kind in ("reference", "alternative", "sandboxed"):
         bad = [r for r in records if r["outcome"] != "passed"]
         if bad:
             first = bad[0]
@@ -141,7 +143,8 @@ def run(topics: list[str] | None = None, jobs: int | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kata-check-") as tmp:
         all_jobs = [(topic, *job) for topic in topics for job in _topic_jobs(topic, Path(tmp))]
         with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(lambda j: runner.run_subprocess(j[0], str(j[3]), "all"), all_jobs))
+            results = list(pool.map(lambda j: runner.run_subprocess(
+                j[0], str(j[3]), "all", extra=("--kata-sandbox",) if j[1] == "sandboxed" else ()), all_jobs))
     kill_rows = []
     for (topic, kind, label, _folder, item), (status, records, output) in zip(all_jobs, results):
         ok, problem, counts = _judge(kind, item, records, status, output)

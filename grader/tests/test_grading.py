@@ -1,0 +1,172 @@
+"""Grading mode's parts: the wire format, staging submissions, reports, Gradescope, the sandbox."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import torch
+
+from grader import classgrade, gradescope, paths, sandbox, wire
+from grader.proxy import Foreign, remote_error, RemoteLearnerError
+
+
+# -- wire --------------------------------------------------------------------------------------------
+
+def test_wire_round_trip_keeps_values_types_and_dtypes():
+    value = {"a": [1, -2**70, 2.5, 1 + 2j, "é", b"\x00", None, True],
+             "t": (torch.arange(6.0).reshape(2, 3).T, torch.zeros(0, 4, dtype=torch.int64),
+                   torch.ones(2, dtype=torch.bfloat16), torch.tensor([True, False])),
+             "d": torch.float16, 3: "int key"}
+    back = wire.loads(wire.dumps(value))
+    assert back["a"] == value["a"] and back["d"] is torch.float16 and back[3] == "int key"
+    for x, y in zip(back["t"], value["t"]):
+        assert type(x) is torch.Tensor and x.dtype == y.dtype and torch.equal(x, y)
+
+
+@pytest.mark.parametrize("blob", [b"", b"Z", b"X\x05\x00\x00\x00float", b"l\x05\x00\x00\x00N",
+                                  b"N trailing", b"X\x07\x00\x00\x00float32\x01\x00\x00\x00" + b"\x02" + b"\x00" * 7
+                                  + b"\x04" + b"\x00" * 7 + b"abcd"])
+def test_wire_rejects_malformed_messages(blob):
+    """Truncated, unknown or inconsistent bytes are a WireError, never another exception."""
+    with pytest.raises(wire.WireError):
+        wire.loads(blob)
+
+
+def test_wire_refuses_objects_that_are_not_data():
+    class Sneaky:
+        pass
+
+    class Sub(torch.Tensor):
+        pass
+
+    for bad in (Sneaky(), [Sneaky()], {"k": Sneaky()}, torch.zeros(2).as_subclass(Sub), {(1, 2): 3}):
+        with pytest.raises(wire.WireError):
+            wire.dumps(bad)
+        with pytest.raises(wire.WireError):
+            wire.check_data(bad)
+
+
+def test_remote_errors_keep_their_builtin_type():
+    exc = remote_error({"type": "ValueError", "message": "vocab_size must be >= 256"})
+    assert isinstance(exc, ValueError) and isinstance(exc, RemoteLearnerError)
+    assert isinstance(remote_error({"type": "os", "message": "x"}), Exception)
+    assert "ndarray" in repr(Foreign("numpy.ndarray"))
+
+
+# -- staging -----------------------------------------------------------------------------------------
+
+def test_discover_folders_zips_and_a_single_submission(tmp_path):
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    (tmp_path / "class" / "ann" / "adam.py").write_text("x = 1\n")
+    with zipfile.ZipFile(tmp_path / "class" / "bo b.zip", "w") as z:
+        z.writestr("bob/exercises/adam.py", "x = 2\n")
+    (tmp_path / "class" / "notes.txt").write_text("ignored")
+    assert [n for n, _ in classgrade.discover(tmp_path / "class", ["adam"])] == ["ann", "bo_b"]
+    assert [n for n, _ in classgrade.discover(tmp_path / "class" / "ann", ["adam"])] == ["ann"]
+    with pytest.raises(classgrade.GradeError):
+        classgrade.discover(tmp_path / "nowhere", ["adam"])
+    with pytest.raises(classgrade.GradeError):
+        classgrade.discover(tmp_path / "class" / "notes.txt", ["adam"])
+
+
+def test_stage_copies_topic_files_only_and_never_follows_links(tmp_path):
+    sub = tmp_path / "sub"
+    (sub / "exercises").mkdir(parents=True)
+    (sub / "exercises" / "adam.py").write_text("x = 1\n")
+    (sub / "conftest.py").write_text("raise SystemExit\n")
+    (sub / "bpe.py").symlink_to(paths.SOLUTIONS / "adam.py")
+    (sub / "rnn.py").write_bytes(b"#" * (classgrade.MAX_FILE + 1))
+    notes = classgrade.stage(sub, tmp_path / "staged", ["adam", "bpe", "rnn"])
+    assert sorted(p.name for p in (tmp_path / "staged").iterdir()) == ["adam.py"]
+    assert "link" in notes["bpe"] and "larger" in notes["rnn"]
+
+
+def test_stage_reads_zips_member_by_member(tmp_path):
+    with zipfile.ZipFile(tmp_path / "s.zip", "w") as z:
+        z.writestr("../../evil/adam.py", "x = 0\n")
+        z.writestr("me/adam.py", "x = 1\n")
+        z.writestr("me/conftest.py", "boom\n")
+    classgrade.stage(tmp_path / "s.zip", tmp_path / "staged", ["adam"])
+    assert (tmp_path / "staged" / "adam.py").read_text() == "x = 1\n"
+    assert not (tmp_path / "evil").exists()
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    assert "cannot be read" in classgrade.stage(tmp_path / "bad.zip", tmp_path / "staged2", ["adam"])["adam"]
+
+
+# -- reports -----------------------------------------------------------------------------------------
+
+RESULT = {"student": "ann", "seconds": 1.5, "grader_problem": "",
+          "total": {"points": 7.5, "max_points": 10, "passed": 3, "total": 4, "done": 0, "topics": 1},
+          "topics": [{"topic": "adam", "points": 7.5, "max_points": 10, "status": "in progress",
+                      "passed": 3, "total": 4, "tests": [
+                          {"name": "test_a", "suite": "public", "points": 1.0, "max": 1.0, "passed": True, "message": ""},
+                          {"name": "test_b", "suite": "public", "points": 0.0, "max": 1.0, "passed": False,
+                           "message": "new_m is wrong: expected 0.1"},
+                          {"name": "test_h", "suite": "hidden", "points": 0.0, "max": 1.0, "passed": False,
+                           "message": "SECRET expected value 0.123"},
+                          {"name": "test_i", "suite": "hidden", "points": 1.0, "max": 1.0, "passed": True, "message": ""}]}]}
+
+
+def test_feedback_hides_hidden_test_details():
+    text = classgrade.feedback(RESULT)
+    assert "test_h" in text and "SECRET" not in text and "new_m is wrong" in text
+
+
+def test_gradescope_results_follow_the_schema():
+    data = classgrade.gradescope_results(RESULT)
+    assert data["score"] == 7.5 and len(data["tests"]) == 4
+    for test in data["tests"]:
+        assert set(test) == {"name", "score", "max_score", "status", "visibility", "output"}
+        assert test["status"] in ("passed", "failed")
+        assert test["visibility"] in ("visible", "after_published")
+    hidden = [t for t in data["tests"] if t["visibility"] == "after_published"]
+    assert len(hidden) == 2 and all(t["output"] == "" for t in hidden)
+    assert sum(t["max_score"] for t in data["tests"]) == pytest.approx(10)
+
+
+def test_gradescope_bundle_has_executable_scripts_and_no_solutions(tmp_path):
+    names = gradescope.build(tmp_path / "autograder.zip")
+    assert names[:0] == [] and "setup.sh" in names and "run_autograder" in names
+    assert not any(n.startswith(("solutions/", "exercises/")) for n in names)
+    assert "tests/adam/test_hidden.py" in names
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as z:
+        for script in ("setup.sh", "run_autograder"):
+            mode = z.getinfo(script).external_attr >> 16
+            assert mode & 0o111, script
+            (tmp_path / script).write_bytes(z.read(script))
+            assert subprocess.run(["bash", "-n", str(tmp_path / script)]).returncode == 0
+
+
+# -- the sandbox -------------------------------------------------------------------------------------
+
+def test_seccomp_filter_refuses_processes_but_not_threads(tmp_path):
+    program = sandbox.seccomp_program()
+    if program is None:
+        pytest.fail("this machine's architecture has no seccomp filter in grader/sandbox.py")
+    script = ("import os, threading\nt = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+              "try:\n    os.fork(); print('forked')\nexcept OSError:\n    print('refused')\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         preexec_fn=sandbox._limits(program, 20))
+    assert out.stdout.strip() == "refused", out
+
+
+@pytest.mark.timeout(600)
+def test_run_autograder_writes_results_json(tmp_path):
+    """The bundle's run_autograder, pointed at this project, grades a submission into results.json."""
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    (sub / "adam.py").write_text((paths.EXERCISES / "adam.py").read_text())
+    script = tmp_path / "run_autograder"
+    script.write_text(gradescope.RUN_AUTOGRADER)
+    env = dict(os.environ, KATA_GS_SOURCE=str(paths.ROOT), KATA_GS_SUBMISSION=str(sub),
+               KATA_GS_RESULTS=str(tmp_path / "results"))
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    # run_autograder calls .venv/bin/python inside the source folder: this project's own venv.
+    proc = subprocess.run(["bash", str(script), ], env=env, capture_output=True, text=True, timeout=600)
+    data = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert proc.returncode == 0
+    assert data["score"] == 0 and data["tests"], data.get("output")
+    assert all(t["status"] == "failed" for t in data["tests"] if t["name"].startswith("adam"))
