@@ -40,6 +40,28 @@ TOPICS: tuple[Topic, ...] = (
         forbidden=("torch.optim", "torch._fused_adam_", "torch._fused_adamw_"),
         forbidden_reason="the point of this topic is to write the update yourself",
     ),
+    Topic(
+        name="rnn",
+        title="Recurrent networks: RNN step, backpropagation through time, LSTM and GRU cells",
+        order=3,
+        description="One topic for the whole issue: rnn_step, rnn_forward, rnn_backward (BPTT by "
+                    "hand), lstm_step and gru_step, in the weight conventions of nn.RNNCell, "
+                    "nn.LSTMCell and nn.GRUCell; checked against those cells, nn.RNN/LSTM/GRU "
+                    "over whole sequences, autograd and central differences. `make demo "
+                    "topic=rnn` trains your RNN on a short text.",
+        points=10,
+        forbidden=("torch.nn.RNN", "torch.nn.RNNCell", "torch.nn.LSTM", "torch.nn.LSTMCell",
+                   "torch.nn.GRU", "torch.nn.GRUCell", "torch.nn.modules.rnn", "torch._VF",
+                   "torch.rnn_tanh_cell", "torch.rnn_relu_cell", "torch.lstm_cell",
+                   "torch.gru_cell", "torch.rnn_tanh", "torch.rnn_relu", "torch.lstm", "torch.gru",
+                   "torch._C._VariableFunctions", "torch.ops.aten",
+                   "torch.autograd", "torch.func", ".backward", "torch.Tensor.backward",
+                   ".requires_grad_", "torch.Tensor.requires_grad_", "requires_grad="),
+        prerequisites=("backprop",),
+        forbidden_reason="the point of this topic is to write the cells and backpropagation "
+                         "through time yourself (no PyTorch RNN modules or kernels, no autograd: "
+                         "nothing in this file needs it)",
+    ),
     # new topics go above this line (one Topic(...) entry each, in any order; `order` sorts them)
 )
 

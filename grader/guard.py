@@ -134,30 +134,37 @@ def describe(uses: list[Use], filename: str, reason: str = "") -> str:
 # ---------------------------------------------------------------------------------------------------
 # Run-time traps
 
-_learner_files: set[str] = set()
+_learner_files: dict[str, str | None] = {}  # learner file -> its topic (None: any topic)
 _installed: set[str] = set()
+_forbidden_by: dict[str, set[str | None]] = {}  # forbidden entry -> topics that forbid it
 violations: list[str] = []  # "name (called from file:line)", appended by the traps
 
 
-def register_learner_file(path: str) -> None:
-    """Calls made while this file is on the stack count as the learner's."""
-    _learner_files.add(path)
+def register_learner_file(path: str, topic: str | None = None) -> None:
+    """Calls made while this file is on the stack count as the learner's (for `topic`'s rules:
+    a name forbidden by one topic stays allowed in another topic's file)."""
+    _learner_files[path] = topic
 
 
-def _learner_frame() -> types.FrameType | None:
+def _learner_frame(entries: set[str]) -> types.FrameType | None:
+    """The innermost learner frame on the stack whose topic forbids one of `entries`."""
+    topics = set().union(*(_forbidden_by.get(e, set()) for e in entries))
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_filename in _learner_files:
-            return frame
+        filename = frame.f_code.co_filename
+        if filename in _learner_files:
+            topic = _learner_files[filename]
+            if topic is None or topic in topics or None in topics:
+                return frame
         frame = frame.f_back
     return None
 
 
-def _wrap(name: str, fn):
+def _wrap(name: str, fn, entry: str):
     @functools.wraps(fn)
     def trapped(*args, **kwargs):
         if _learner_files:
-            frame = _learner_frame()
+            frame = _learner_frame(trapped.__kata_entries__)
             if frame is not None:
                 where = f"{frame.f_code.co_filename}:{frame.f_lineno}"
                 violations.append(f"{name} (called from {where})")
@@ -165,6 +172,7 @@ def _wrap(name: str, fn):
         return fn(*args, **kwargs)
 
     trapped.__kata_trap__ = True
+    trapped.__kata_entries__ = {entry}
     return trapped
 
 
@@ -183,24 +191,26 @@ def _resolve(dotted: str):
     raise ImportError(dotted)
 
 
-def _trap_callable(owner, attr: str, label: str) -> None:
+def _trap_callable(owner, attr: str, label: str, entry: str) -> None:
     current = inspect.getattr_static(owner, attr)
     if getattr(current, "__kata_trap__", False):
+        current.__kata_entries__.add(entry)
         return
     if isinstance(current, (staticmethod, classmethod)):
         return  # rare in the APIs we forbid; the static check still covers them
-    setattr(owner, attr, _wrap(label, current))
+    setattr(owner, attr, _wrap(label, current, entry))
 
 
-def _trap_class(cls: type, label: str) -> None:
+def _trap_class(cls: type, label: str, entry: str) -> None:
     if "__init__" in vars(cls):
-        _trap_callable(cls, "__init__", label)
+        _trap_callable(cls, "__init__", label, entry)
 
 
-def install_traps(forbidden: tuple[str, ...]) -> None:
-    """Wrap every forbidden callable (idempotent). Unknown names, `.attr` and `name=` entries
-    (static only) are ignored."""
+def install_traps(forbidden: tuple[str, ...], topic: str | None = None) -> None:
+    """Wrap every forbidden callable (idempotent), for `topic`'s files (None: every learner file).
+    Unknown names, `.attr` and `name=` entries (static only) are ignored."""
     for dotted in forbidden:
+        _forbidden_by.setdefault(dotted, set()).add(topic)
         if dotted in _installed or dotted.startswith(".") or dotted.endswith("="):
             continue
         _installed.add(dotted)
@@ -219,10 +229,10 @@ def install_traps(forbidden: tuple[str, ...]) -> None:
                     if not str(value.__module__).startswith(prefix):
                         continue
                     if isinstance(value, type):
-                        _trap_class(value, f"{value.__module__}.{value.__qualname__}")
+                        _trap_class(value, f"{value.__module__}.{value.__qualname__}", dotted)
                     elif isinstance(value, types.FunctionType):
-                        _trap_callable(module, key, f"{module.__name__}.{key}")
+                        _trap_callable(module, key, f"{module.__name__}.{key}", dotted)
         elif isinstance(obj, type):
-            _trap_class(obj, dotted)
+            _trap_class(obj, dotted, dotted)
         elif callable(obj) and parent is not None:
-            _trap_callable(parent, attr, dotted)
+            _trap_callable(parent, attr, dotted, dotted)

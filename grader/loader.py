@@ -77,8 +77,8 @@ def load_topic(topic: str, folder: Path) -> ModuleType:
     path, _ = check_source(topic, folder)
     shown = display(path)
     info = catalog.get(topic)
-    guard.install_traps(info.forbidden)
-    guard.register_learner_file(str(path))
+    guard.install_traps(info.forbidden, topic)
+    guard.register_learner_file(str(path), topic)
     name = f"_kata_impl_{topic}_{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

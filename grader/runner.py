@@ -23,7 +23,9 @@ SUITES = {"public": ("test_public.py",), "hidden": ("test_hidden.py",),
 
 # Built-in pytest plugins the katas never use; leaving them out saves start-up time.
 QUIET_PLUGINS = ["-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:legacypath",
-                 "-p", "no:unittest", "-p", "no:stepwise", "-p", "no:cacheprovider"]
+                 "-p", "no:unittest", "-p", "no:stepwise", "-p", "no:cacheprovider",
+                 # hypothesis's pytest plugin costs ~1 s of start-up; @given works without it
+                 "-p", "no:hypothesispytest"]
 
 
 def test_files(topic: str, suite: str) -> list[str]:

@@ -203,3 +203,24 @@ def test_tensor_method_trap_fires_only_for_learner_code(tmp_path):
     x = torch.ones(2, requires_grad=True)
     (x * x).sum().backward()  # the test's own use of autograd is untouched
     assert torch.equal(x.grad, torch.full((2,), 2.0))
+
+
+def test_a_name_forbidden_by_one_topic_stays_allowed_in_another(tmp_path):
+    """Traps are per topic: rnn forbidding torch.autograd does not flag an adam file's no_grad()."""
+    code = "import torch\n\ndef quiet(x):\n    with torch.autograd.grad_mode.no_grad():\n        return x * 2\n"
+    for topic in ("adamlike", "rnnlike"):
+        (tmp_path / f"{topic}.py").write_text(code, encoding="utf-8")
+    import importlib.util
+    modules = {}
+    for topic in ("adamlike", "rnnlike"):
+        path = str((tmp_path / f"{topic}.py").resolve())
+        spec = importlib.util.spec_from_file_location(f"_guard_{topic}", path)
+        modules[topic] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(modules[topic])
+        guard.register_learner_file(path, topic)
+    guard.install_traps(("torch.autograd.grad_mode.no_grad",), "rnnlike")
+    before = len(guard.violations)
+    assert torch.equal(modules["adamlike"].quiet(torch.ones(1)), torch.full((1,), 2.0))
+    assert len(guard.violations) == before
+    with pytest.raises(ForbiddenAPIError):
+        modules["rnnlike"].quiet(torch.ones(1))
