@@ -41,6 +41,19 @@ TOPICS: tuple[Topic, ...] = (
         forbidden_reason="the point of this topic is to write the update yourself",
     ),
     Topic(
+        name="bpe",
+        title="Byte-pair encoding: pair counts, merges, training, encode/decode, a fast trainer",
+        order=4,
+        description="Byte-level BPE as GPT-2 does it: count pairs, merge without overlap, train with "
+                    "a split pattern and the smallest-pair tie rule, encode in creation order with "
+                    "special tokens, decode; then an incremental trainer. Checked against the "
+                    "tokenizers BPE trainer and hand-worked cases.",
+        points=10,
+        forbidden=("tokenizers", "tiktoken", "sentencepiece", "transformers"),
+        forbidden_reason="the point of this topic is to write the tokenizer yourself (the standard "
+                         "library and regex are allowed)",
+    ),
+    Topic(
         name="rnn",
         title="Recurrent networks: RNN step, backpropagation through time, LSTM and GRU cells",
         order=3,

@@ -268,7 +268,7 @@ class ProxyImpl:
         return self._names
 
     def __getattr__(self, name):
-        if name.startswith("__") or name.startswith("_"):
+        if name.startswith("_") or name.startswith("hypothesis_internal"):
             raise AttributeError(name)
         names = self._names_or_fail()
         if name not in names:

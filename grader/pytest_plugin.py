@@ -67,8 +67,8 @@ class Impl:
         self._shown = shown
 
     def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
+        if name.startswith("__") or name.startswith("hypothesis_internal"):
+            raise AttributeError(name)  # dunders, and hypothesis probing its arguments
         try:
             return getattr(self._module, name)
         except AttributeError:

@@ -32,6 +32,12 @@ class WireError(Exception):
     """A message that is not well-formed data."""
 
 
+def is_key(key) -> bool:
+    """A dict key that may cross: a str, an int, or a tuple of such keys (BPE's (id1, id2) pairs)."""
+    kind = type(key)
+    return kind is str or kind is int or (kind is tuple and all(is_key(k) for k in key))
+
+
 def check_data(obj, depth: int = 0):
     """Return `obj` if it is plain data all the way down; raise WireError otherwise."""
     if depth > 64:
@@ -47,7 +53,7 @@ def check_data(obj, depth: int = 0):
         return obj
     if kind is dict:
         for key, value in obj.items():
-            if type(key) not in (str, int):
+            if not is_key(key):
                 raise WireError(f"a dict key of type {type(key).__name__}")
             check_data(value, depth + 1)
         return obj
@@ -102,7 +108,7 @@ def _put(obj, out: list, depth: int = 0) -> None:
     elif kind is dict:
         out += [b"d", _U32.pack(len(obj))]
         for key, value in obj.items():
-            if type(key) not in (str, int):
+            if not is_key(key):
                 raise WireError(f"a dict key of type {type(key).__name__}")
             _put(key, out, depth + 1)
             _put(value, out, depth + 1)
@@ -189,8 +195,8 @@ class _Reader:
             result = {}
             for _ in range(self.u32()):
                 key = self.value(depth + 1)
-                if type(key) not in (str, int):
-                    raise WireError("a dict key that is not a string or an integer")
+                if not is_key(key):
+                    raise WireError("a dict key that is not a string, an integer or a tuple of them")
                 result[key] = self.value(depth + 1)
             return result
         raise WireError(f"an unknown tag {tag!r}")

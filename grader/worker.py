@@ -56,7 +56,9 @@ class Worker:
             items = [self.encode(v, depth + 1) for v in value]
             return items if type(value) is list else tuple(items)
         if type(value) is dict:
-            return {k: self.encode(v, depth + 1) for k, v in value.items() if type(k) in (str, int)}
+            if not all(wire.is_key(k) for k in value):
+                return {"__foreign__": "a dict with keys that are not strings, integers or tuples of them"}
+            return {k: self.encode(v, depth + 1) for k, v in value.items()}
         module = type(value).__module__
         if any(module == getattr(m, "__name__", None) for m in self.modules.values()):
             key = len(self.handles) + 1

@@ -42,7 +42,7 @@ def test_wire_refuses_objects_that_are_not_data():
     class Sub(torch.Tensor):
         pass
 
-    for bad in (Sneaky(), [Sneaky()], {"k": Sneaky()}, torch.zeros(2).as_subclass(Sub), {(1, 2): 3}):
+    for bad in (Sneaky(), [Sneaky()], {"k": Sneaky()}, torch.zeros(2).as_subclass(Sub), {1.5: 3}, {(1, 2.5): 3}):
         with pytest.raises(wire.WireError):
             wire.dumps(bad)
         with pytest.raises(wire.WireError):
