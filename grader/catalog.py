@@ -41,6 +41,19 @@ TOPICS: tuple[Topic, ...] = (
         forbidden_reason="the point of this topic is to write the update yourself",
     ),
     Topic(
+        name="backprop",
+        title="Manual backward pass of a feed-forward network",
+        order=2,
+        description="Backward passes of linear, ReLU, tanh and sigmoid layers, MSE and "
+                    "cross-entropy losses, then the gradients of a whole network by hand; "
+                    "checked against PyTorch autograd and central differences.",
+        points=10,
+        forbidden=("torch.autograd", "torch.func", ".backward", "torch.Tensor.backward",
+                   ".requires_grad_", "torch.Tensor.requires_grad_", "requires_grad="),
+        forbidden_reason="the point of this topic is to apply the chain rule yourself, "
+                         "without autograd",
+    ),
+    Topic(
         name="bpe",
         title="Byte-pair encoding: pair counts, merges, training, encode/decode, a fast trainer",
         order=4,

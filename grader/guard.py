@@ -228,6 +228,8 @@ def install_traps(forbidden: tuple[str, ...], topic: str | None = None) -> None:
                         continue
                     if not str(value.__module__).startswith(prefix):
                         continue
+                    if value.__module__ == "torch.autograd.grad_mode":
+                        continue  # no_grad and friends: printing a tensor uses them; harmless
                     if isinstance(value, type):
                         _trap_class(value, f"{value.__module__}.{value.__qualname__}", dotted)
                     elif isinstance(value, types.FunctionType):

@@ -27,6 +27,7 @@ class Case:
     files: dict  # file name -> source; "{reference}" and "{stub}" expand, "{root}"/"{neighbour}" too
     max_points: float = 0.0
     escapes: tuple[str, ...] = ()  # files (under {root} or {neighbour}) the case tries to create
+    isolation: bool = False  # only bubblewrap's file-system or network isolation stops this case
 
 
 def _prefix(code: str) -> str:
@@ -74,12 +75,19 @@ CASES = (
         "adam.py": "{stub}\n\nimport pathlib\n"
                    "for _p in ('{root}/solutions/adam.py', '{neighbour}/adam.py', '{root}/tests/adam/test_hidden.py'):\n"
                    "    try:\n        exec(pathlib.Path(_p).read_text())\n        break\n"
-                   "    except Exception:\n        pass\n"}),
+                   "    except Exception:\n        pass\n"
+                   "import os\n"
+                   "for _base, _dirs, _files in os.walk('/'):\n"
+                   "    _dirs[:] = [d for d in _dirs if d not in ('proc', 'sys', 'dev', 'site-packages', 'usr')]\n"
+                   "    for _f in _files:\n"
+                   "        if _f in ('test_hidden.py', 'adam.py') and _base != '/submission':\n"
+                   "            try:\n                exec(open(os.path.join(_base, _f)).read())\n"
+                   "            except Exception:\n                pass\n"}, isolation=True),
     Case("write-outside", "writes files outside its folder", {"adam.py": _prefix(
         "import pathlib\nfor _p in ('{root}/.kata/escaped-write.txt', '{neighbour}/escaped-write.txt'):\n"
         "    try:\n        pathlib.Path(_p).parent.mkdir(parents=True, exist_ok=True)\n"
         "        pathlib.Path(_p).write_text('escaped')\n    except Exception:\n        pass")},
-         escapes=("{root}/.kata/escaped-write.txt", "{neighbour}/escaped-write.txt")),
+         escapes=("{root}/.kata/escaped-write.txt", "{neighbour}/escaped-write.txt"), isolation=True),
     Case("endless-loop", "an endless Python loop in every call", {"adam.py": _sabotage("while True:\n    pass")}),
     Case("long-c-call", "one C-level call that holds the GIL for minutes", {"adam.py": _sabotage(
         "import re\nre.match(r'(a+)+$', 'a' * 60 + 'b')")}),
@@ -92,7 +100,7 @@ CASES = (
         "    except BaseException:\n        pass")}),
     Case("network", "opens a network connection while imported", {"adam.py": _prefix(
         "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'leak')\n"
-        "except OSError:\n    pass")}),
+        "except OSError:\n    pass")}, isolation=True),
     Case("syntax-error", "does not parse", {"adam.py": "def adam_step(:\n    pass\n"}),
     Case("missing-functions", "defines nothing the tests call", {"adam.py": "import torch\n\nHELLO = 1\n"}),
     Case("wrong-types", "returns a list, a string and a wrongly shaped tensor", {"adam.py": _sabotage(

@@ -127,10 +127,20 @@ def find_bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
+_folders_cache: list[str] = []
+
+
 def _python_folders() -> list[str]:
-    """Folders the worker's Python needs to see: the installation, the venv, every sys.path entry."""
+    """Folders the worker's Python needs to see: the installation, the venv and their sys.path,
+    as a fresh isolated interpreter reports them (-I: no PYTHONPATH, no current folder), so that
+    nothing the grading process added to its own path (the trusted copy of the tests) is mounted."""
+    if _folders_cache:
+        return list(_folders_cache)
+    probe = subprocess.run([sys.executable, "-I", "-c", "import sys, json; print(json.dumps(sys.path))"],
+                           capture_output=True, text=True, check=True)
+    import json
     folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
-    folders |= {p for p in sys.path if p and Path(p).is_dir()}
+    folders |= {p for p in json.loads(probe.stdout) if p and Path(p).is_dir()}
     root = str(paths.ROOT)
     keep = []
     for folder in sorted(folders):
@@ -139,7 +149,8 @@ def _python_folders() -> list[str]:
             continue
         keep.append(folder)
     # Drop folders inside another kept folder.
-    return [f for f in keep if not any(f != o and f.startswith(o + os.sep) for o in keep)]
+    _folders_cache[:] = [f for f in keep if not any(f != o and f.startswith(o + os.sep) for o in keep)]
+    return list(_folders_cache)
 
 
 def bwrap_command(bwrap: str, submission: Path, worker_args: list[str], seccomp_fd: int | None) -> list[str]:

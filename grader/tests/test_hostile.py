@@ -88,8 +88,11 @@ def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys):
         print(f"{'case':20} {'points':>7} {'expected':>9}  grader survived")
         for name, points, expected, survived in rows:
             print(f"{name:20} {points:7g} {expected:9g}  {'yes' if survived else 'NO'}")
-    for name, points, expected, survived in rows:
+    isolated = sandbox.bwrap_usable() is not None
+    for case, (name, points, expected, survived) in zip(hostile.CASES, rows):
         assert survived, name
+        if case.isolation and not isolated:
+            continue  # without bubblewrap nothing stops reading files or the network (and it warns)
         assert points <= expected, f"{name} earned {points}, more than its honest functions deserve ({expected})"
     assert together["prints-megabytes"]["total"]["points"] == 10.0  # printing is not punished
     assert together["honest-reference"]["total"]["points"] == 10.0
