@@ -88,6 +88,36 @@ TOPICS: tuple[Topic, ...] = (
                          "through time yourself (no PyTorch RNN modules or kernels, no autograd: "
                          "nothing in this file needs it)",
     ),
+    Topic(
+        name="conv",
+        title="Convolution and pooling: conv2d, max and average pooling, forward and backward",
+        order=6,
+        description="conv2d with stride, padding, dilation and groups by im2col, its backward pass "
+                    "by hand, max and average pooling and their gradients; checked against "
+                    "torch.nn.functional, autograd and central differences.",
+        points=10,
+        forbidden=("torch.nn.functional.conv2d", "torch.nn.functional.conv_transpose2d",
+                   "torch.nn.Conv2d", "torch.nn.functional.max_pool2d",
+                   "torch.nn.functional.max_pool2d_with_indices", "torch.nn.functional._max_pool2d",
+                   "torch.nn.functional.avg_pool2d", "torch.nn.MaxPool2d", "torch.nn.AvgPool2d",
+                   "torch.nn.functional.unfold", "torch.nn.functional.fold", "torch.nn.Unfold",
+                   "torch.nn.Fold", "torch.nn.grad", "torch.conv2d", "torch.conv_transpose2d",
+                   "torch.convolution", "torch._convolution", "torch.mkldnn_convolution",
+                   "torch.max_pool2d", "torch._C._nn.avg_pool2d",
+                   "torch._C._nn.max_pool2d_with_indices", "torch._C._nn.im2col",
+                   "torch._C._nn.col2im",
+                   # Autograd, named function by function: forbidding the whole torch.autograd
+                   # module would also trap torch.no_grad and forward_ad.unpack_dual, which torch
+                   # itself calls to print a tensor (a learner's print would fail as forbidden).
+                   "torch.autograd.grad", "torch.autograd.backward", "torch.autograd.Function",
+                   "torch.autograd.function", "torch.autograd.functional",
+                   "torch.autograd.gradcheck", "torch.func",
+                   ".backward", "torch.Tensor.backward", ".requires_grad_",
+                   "torch.Tensor.requires_grad_", "requires_grad="),
+        prerequisites=("backprop",),
+        forbidden_reason="the point of this topic is to write convolution, pooling and their "
+                         "gradients yourself (no autograd either)",
+    ),
     # new topics go above this line (one Topic(...) entry each, in any order; `order` sorts them)
 )
 

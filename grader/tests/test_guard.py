@@ -224,3 +224,19 @@ def test_a_name_forbidden_by_one_topic_stays_allowed_in_another(tmp_path):
     assert len(guard.violations) == before
     with pytest.raises(ForbiddenAPIError):
         modules["rnnlike"].quiet(torch.ones(1))
+
+
+def test_printing_a_tensor_is_not_a_forbidden_autograd_call(tmp_path):
+    """torch's tensor printing uses no_grad and forward_ad: a learner's print(x) must still work."""
+    (tmp_path / "printer.py").write_text("import torch\n\ndef show(x):\n    return f'{x}' + repr(x * 2)\n",
+                                         encoding="utf-8")
+    import importlib.util
+    path = str((tmp_path / "printer.py").resolve())
+    spec = importlib.util.spec_from_file_location("_guard_printer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    guard.register_learner_file(path, "printer")
+    guard.install_traps(("torch.autograd",), "printer")
+    before = len(guard.violations)
+    assert "tensor" in module.show(torch.ones(2))
+    assert len(guard.violations) == before
