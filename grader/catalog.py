@@ -118,6 +118,23 @@ TOPICS: tuple[Topic, ...] = (
         forbidden_reason="the point of this topic is to write convolution, pooling and their "
                          "gradients yourself (no autograd either)",
     ),
+    Topic(
+        name="attention",
+        title="Attention: softmax, scaled dot-product attention, multi-head attention, KV cache",
+        order=5,
+        description="A stable softmax, scaled dot-product attention with boolean, float and causal "
+                    "masks, multi-head attention with nn.MultiheadAttention's parameters, and "
+                    "decoding step by step with a key/value cache; checked against "
+                    "F.scaled_dot_product_attention, nn.MultiheadAttention and their gradients.",
+        points=10,
+        forbidden=("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention",
+                   "torch.nn.functional.multi_head_attention_forward", "torch.softmax",
+                   "torch.nn.functional.softmax", "torch.nn.functional.log_softmax",
+                   "torch.log_softmax", "torch.special.softmax", "torch.special.log_softmax",
+                   ".softmax", ".log_softmax", "torch.Tensor.softmax", "torch.Tensor.log_softmax"),
+        forbidden_reason="the point of this topic is to write softmax and attention yourself "
+                         "(your own `softmax` function is what the others should call)",
+    ),
     # new topics go above this line (one Topic(...) entry each, in any order; `order` sorts them)
 )
 

@@ -8,7 +8,8 @@ and only plain tensors come back. It asks for the output and the gradients toget
 
 which computes `out = impl.softmax(x=x', dim=-1)` with `x'` a fresh leaf that requires grad, then
 `out.backward(g)`, and returns `out` detached and `{"x": x'.grad}` (zeros where the gradient does
-not reach an input). In learner mode that happens here; a grading proxy provides its own
+not reach an input). For a function returning a tuple of tensors, `grad_out` is a tuple too, one
+gradient per output. In learner mode that happens here; a grading proxy provides its own
 `call_with_grads` method, which runs the same steps in its worker.
 """
 
@@ -23,15 +24,19 @@ def local_call_with_grads(fn, kwargs: dict, wrt: tuple[str, ...], grad_out: torc
     for name in wrt:
         args[name] = kwargs[name].detach().clone().requires_grad_(True)
     out = fn(**args)
-    if not isinstance(out, torch.Tensor):
+    outs, gs = (out, grad_out) if isinstance(out, tuple) and isinstance(grad_out, tuple) else ((out,), (grad_out,))
+    if len(outs) != len(gs) or not all(isinstance(o, torch.Tensor) for o in outs):
         return out, {}
-    if out.requires_grad:
-        # (out * g).sum().backward() gives the same gradients as out.backward(g) and avoids the
-        # extra machinery torch imports the first time a non-scalar backward runs (~0.3 s).
-        (out * grad_out).sum().backward()
+    # sum(out * g) gives the same gradients as out.backward(g) and avoids the extra machinery torch
+    # imports the first time a non-scalar backward runs (~0.3 s). An output of the wrong shape gets
+    # no gradient here; the test's value check then reports its shape.
+    terms = [(o * g).sum() for o, g in zip(outs, gs) if o.requires_grad and o.shape == g.shape]
+    if terms:
+        sum(terms).backward()
     grads = {name: (args[name].grad if args[name].grad is not None else torch.zeros_like(args[name]))
              for name in wrt}
-    return out.detach(), grads
+    detached = tuple(o.detach() for o in outs)
+    return (detached if isinstance(out, tuple) else detached[0]), grads
 
 
 def call_with_grads(impl, name: str, kwargs: dict, wrt: tuple[str, ...], grad_out: torch.Tensor):
