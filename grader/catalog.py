@@ -89,6 +89,19 @@ TOPICS: tuple[Topic, ...] = (
                          "nothing in this file needs it)",
     ),
     Topic(
+        name="dola",
+        title="DoLa: decoding by contrasting layers",
+        order=7,
+        description="Jensen-Shannon selection of the premature layer, the contrast of log-probabilities "
+                    "under the adaptive plausibility constraint, a CTRL repetition penalty, and greedy "
+                    "DoLa decoding of a provided tiny language model (provided/tiny_lm.py).",
+        points=10,
+        forbidden=("transformers", "dola_layers=", "._dola_decoding"),
+        prerequisites=("attention",),
+        forbidden_reason="the point of this topic is to write DoLa yourself, not to call a "
+                         "ready-made implementation (Hugging Face transformers has one)",
+    ),
+    Topic(
         name="conv",
         title="Convolution and pooling: conv2d, max and average pooling, forward and backward",
         order=6,

@@ -219,6 +219,9 @@ def install_traps(forbidden: tuple[str, ...], topic: str | None = None) -> None:
         _forbidden_by.setdefault(dotted, set()).add(topic)
         if dotted in _installed or dotted.startswith(".") or dotted.endswith("="):
             continue
+        if dotted.split(".")[0] not in sys.modules:
+            continue  # not imported by anyone: trapping it would mean importing it (transformers: seconds);
+            # the static check still reports every import of it in the learner's file
         _installed.add(dotted)
         try:
             obj, parent, attr = _resolve(dotted)
