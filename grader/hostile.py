@@ -28,10 +28,12 @@ class Case:
     max_points: float = 0.0
     escapes: tuple[str, ...] = ()  # files (under {root} or {neighbour}) the case tries to create
     isolation: bool = False  # only bubblewrap's file-system or network isolation stops this case
+    parses: bool = True  # every case but one must be valid Python, or it would test nothing
 
 
 def _prefix(code: str) -> str:
-    return code.strip("\n") + "\n\n{stub}"
+    """The stub, then `code` at module level (it runs while the file is imported)."""
+    return "{stub}\n\n" + code.strip("\n") + "\n"
 
 
 def _sabotage(code: str) -> str:
@@ -56,7 +58,7 @@ CASES = (
              "def adam_step(param, grad, m, v, step, **kw):\n    return param, m, v\n"
              "class Adam:\n    def __init__(self, params, **kw):\n        self.params = list(params)\n"
              "    def step(self, grads):\n        return self.params")
-             .replace("\n\n{stub}", "\n")}),
+             .replace("{stub}\n\n", "")}),
     Case("always-equal", "returns objects whose __eq__ is always true", {"adam.py": _sabotage(
         "class Yes:\n    def __eq__(self, other): return True\n    def __ne__(self, other): return False\n"
         "    def __getattr__(self, name): return lambda *a, **k: Yes()\n"
@@ -71,18 +73,34 @@ CASES = (
         "adam.py": "{stub}",
         "conftest.py": "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
                        "    outcome = yield\n    report = outcome.get_result()\n    report.outcome = 'passed'\n"}),
-    Case("read-solutions", "reads the reference, the hidden tests or a neighbour's file from disk", {
-        "adam.py": "{stub}\n\nimport pathlib\n"
-                   "for _p in ('{root}/solutions/adam.py', '{neighbour}/adam.py', '{root}/tests/adam/test_hidden.py'):\n"
-                   "    try:\n        exec(pathlib.Path(_p).read_text())\n        break\n"
-                   "    except Exception:\n        pass\n"
-                   "import os\n"
-                   "for _base, _dirs, _files in os.walk('/'):\n"
-                   "    _dirs[:] = [d for d in _dirs if d not in ('proc', 'sys', 'dev', 'site-packages', 'usr')]\n"
-                   "    for _f in _files:\n"
-                   "        if _f in ('test_hidden.py', 'adam.py') and _base != '/submission':\n"
-                   "            try:\n                exec(open(os.path.join(_base, _f)).read())\n"
-                   "            except Exception:\n                pass\n"}, isolation=True),
+    Case("read-solutions", "looks for the reference, the hidden tests or a neighbour's file on disk", {
+        "adam.py": "{stub}\n\n" + """
+import os, pathlib
+
+
+def _steal():
+    for path in ('{root}/solutions/adam.py', '{neighbour}/adam.py'):
+        try:
+            return pathlib.Path(path).read_text()
+        except OSError:
+            pass
+    for base, dirs, files in os.walk('/'):
+        dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr', 'site-packages')]
+        for name in files:
+            if name in ('adam.py', 'test_hidden.py') and base != '/submission':
+                try:
+                    text = open(os.path.join(base, name)).read()
+                except OSError:
+                    continue
+                if 'def adam_step' in text and 'NotImplementedError' not in text:
+                    return text
+    return None
+
+
+_text = _steal()
+if _text:
+    exec(_text)
+"""}, isolation=True),
     Case("write-outside", "writes files outside its folder", {"adam.py": _prefix(
         "import pathlib\nfor _p in ('{root}/.kata/escaped-write.txt', '{neighbour}/escaped-write.txt'):\n"
         "    try:\n        pathlib.Path(_p).parent.mkdir(parents=True, exist_ok=True)\n"
@@ -101,21 +119,25 @@ CASES = (
     Case("network", "opens a network connection while imported", {"adam.py": _prefix(
         "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'leak')\n"
         "except OSError:\n    pass")}, isolation=True),
-    Case("syntax-error", "does not parse", {"adam.py": "def adam_step(:\n    pass\n"}),
+    Case("syntax-error", "does not parse", {"adam.py": "def adam_step(:\n    pass\n"}, parses=False),
     Case("missing-functions", "defines nothing the tests call", {"adam.py": "import torch\n\nHELLO = 1\n"}),
     Case("wrong-types", "returns a list, a string and a wrongly shaped tensor", {"adam.py": _sabotage(
         "import torch\nreturn [1.0], 'm', torch.zeros(7, 3)")}),
     Case("nans", "returns NaNs", {"adam.py": _sabotage(
         "import torch\nnan = torch.full_like(args[0], float('nan'))\nreturn nan, nan, nan")}),
     Case("prints-megabytes", "prints 8 MB while imported and 20 KB in every call, otherwise the reference", {
-        "adam.py": "print('x' * 8_000_000)\n" + _sabotage("print('x' * 20_000)\nreturn _honest_step(*args, **kwargs)")},
+        "adam.py": _sabotage("print('x' * 20_000)\nreturn _honest_step(*args, **kwargs)") + "\nprint('x' * 8_000_000)\n"},
          max_points=10.0),
 )
 
 
-def build(folder: Path, root: Path, neighbour: Path, port: int, reference: str) -> dict[str, Path]:
-    """Write every case as `folder/<name>/`; returns {name: submission folder}."""
-    stub = stubs.make_stub(reference)
+def build(folder: Path, root: Path, neighbour: Path, port: int, solution: str) -> dict[str, Path]:
+    """Write every case as `folder/<name>/`; returns {name: submission folder}. `solution` is the
+    text of solutions/adam.py, with its solution markers (the stub is generated from it)."""
+    stub = stubs.make_stub(solution)
+    reference = stubs.strip_markers(solution)
+    if stub == reference:
+        raise ValueError("build() needs the reference with its solution markers")
     made = {}
     for case in CASES:
         target = folder / case.name

@@ -50,6 +50,20 @@ def listener():
     server.close()
 
 
+def test_every_hostile_case_is_valid_python_except_the_syntax_error(tmp_path):
+    """A case that does not parse would only test the syntax-error path: the corpus must be real."""
+    made = hostile.build(tmp_path, paths.ROOT, tmp_path / "neighbour", 9,
+                         (paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"))
+    for case in hostile.CASES:
+        source = (made[case.name] / "adam.py").read_text(encoding="utf-8")
+        try:
+            compile(source, case.name, "exec")
+            parses = True
+        except SyntaxError:
+            parses = False
+        assert parses == case.parses, case.name
+
+
 def _honest(folder: Path, source: str) -> Path:
     folder.mkdir(parents=True)
     (folder / "adam.py").write_text(source, encoding="utf-8")
@@ -71,7 +85,7 @@ def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys):
     klass = tmp_path / "class"
     neighbour = _honest(klass / "honest-reference", reference)
     _honest(klass / "honest-mutant", mutant)
-    hostile.build(klass, paths.ROOT, neighbour, port, reference)
+    hostile.build(klass, paths.ROOT, neighbour, port, (paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"))
     escape_files = {c.name: hostile.escapes(c, paths.ROOT, neighbour) for c in hostile.CASES}
 
     status = classgrade.grade_class(klass, tmp_path / "out", jobs=2, timeout=TIMEOUT, topics=["adam"],
