@@ -186,6 +186,10 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if call.when != "call":
         return
+    if call.excinfo is not None and type(call.excinfo.value).__name__ == "SandboxBroken":
+        report.user_properties.append(("grader_error", True))  # the grader's failure, not the learner's
+        report.longrepr = f"GRADER ERROR, not yours: {call.excinfo.value}"
+        return
     new = guard.violations[getattr(item, "_kata_violations", len(guard.violations)):]
     message = _rewrite(item, call)
     if new and message is None:
@@ -229,7 +233,8 @@ class Collector:
         })
         if report.failed:
             # A failure in setup or teardown is an error of the harness, not of the learner's code.
-            record["outcome"] = "failed" if report.when == "call" else "error"
+            harness = report.when != "call" or dict(report.user_properties).get("grader_error")
+            record["outcome"] = "error" if harness else "failed"
             record["message"] = report.longreprtext
         elif report.skipped and record["outcome"] == "passed":
             record["outcome"] = "skipped"

@@ -44,6 +44,14 @@ class WorkerTimeout(Exception):
     """A call did not finish within its wall-clock limit (the worker has been killed)."""
 
 
+class SandboxBroken(RuntimeError):
+    """The worker never said it was ready, before any submission code ran: the grader's own
+    failure (bubblewrap cannot see the Python environment, say), never a student's."""
+
+
+READY_SECONDS = 120  # the worker imports torch before it says it is ready; slow under heavy load
+
+
 # ---------------------------------------------------------------------------------------------------
 # seccomp: no new processes
 
@@ -154,7 +162,8 @@ def _python_folders() -> list[str]:
 
 
 def bwrap_command(bwrap: str, submission: Path, worker_args: list[str], seccomp_fd: int | None) -> list[str]:
-    cmd = [bwrap]
+    # The private /tmp first: binds made after it may lie under /tmp (a project or venv there).
+    cmd = [bwrap, "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc"]
     for folder in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"):
         if os.path.exists(folder):
             cmd += ["--ro-bind", folder, folder]
@@ -164,7 +173,6 @@ def bwrap_command(bwrap: str, submission: Path, worker_args: list[str], seccomp_
     cmd += ["--ro-bind", str(paths.ROOT / "grader"), "/kata/grader",
             "--ro-bind", str(paths.ROOT / "provided"), "/kata/provided",
             "--ro-bind", str(submission), "/submission",
-            "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
             "--unshare-all", "--die-with-parent", "--new-session", "--chdir", "/tmp",
             "--clearenv", "--setenv", "PYTHONPATH", "/kata", "--setenv", "HOME", "/tmp",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
@@ -235,6 +243,23 @@ class WorkerProcess:
         os.close(to_worker_r)
         os.close(from_worker_w)
         self.sandboxed = bool(bwrap)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """The worker's first message, sent before it reads any request (so before any learner
+        code runs): without it the sandbox itself is broken."""
+        import time
+        try:
+            size = struct.unpack("<Q", self._read(8, time.monotonic() + READY_SECONDS))[0]
+            hello = wire.loads(self._read(size, time.monotonic() + READY_SECONDS)) if size < 1024 else None
+        except (WorkerDied, WorkerTimeout, wire.WireError) as exc:
+            hello = exc
+        if hello != {"ready": True}:
+            self.kill()
+            raise SandboxBroken(
+                f"the grading worker did not start ({hello}): the sandbox cannot run Python here. "
+                f"Run with KATA_WORKER_STDERR=1 to see its error, or KATA_NO_BWRAP=1 to grade without "
+                f"bubblewrap.")
 
     def kill(self) -> None:
         try:

@@ -208,6 +208,7 @@ def main() -> None:
     source = os.fdopen(in_fd, "rb", buffering=0)
     sink = os.fdopen(out_fd, "wb")
     worker = Worker(folder)
+    wire.send(sink, {"ready": True})  # before any learner code: the grader knows the sandbox works
     while True:
         try:
             req = wire.recv(source)

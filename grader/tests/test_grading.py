@@ -170,3 +170,19 @@ def test_run_autograder_writes_results_json(tmp_path):
     assert proc.returncode == 0
     assert data["score"] == 0 and data["tests"], data.get("output")
     assert all(t["status"] == "failed" for t in data["tests"] if t["name"].startswith("adam"))
+
+
+def test_a_worker_that_cannot_start_is_the_graders_failure(tmp_path, monkeypatch):
+    """No 'ready' from the worker (here: its Python cannot be found) is SandboxBroken, which the
+    plugin records as a grader error, before any submission code could have run."""
+    sandbox._python_folders()  # cached with the real interpreter
+    monkeypatch.setattr(sandbox.sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(sandbox.SandboxBroken, match="did not start"):
+        sandbox.WorkerProcess(tmp_path)
+
+
+def test_private_tmp_is_mounted_before_the_environment(tmp_path):
+    """A project or virtual environment under /tmp stays visible in the sandbox: the private /tmp
+    is mounted first, the read-only binds after it."""
+    cmd = sandbox.bwrap_command("bwrap", tmp_path, ["3", "4"], None)
+    assert cmd.index("--tmpfs") < cmd.index("--ro-bind")

@@ -171,6 +171,32 @@ def check_decode(impl, q, k, v, prefix: int = 0, case: str = "") -> None:
                          rtol=0.0, atol=0.0)
 
 
+
+def check_decode_gradients(impl, q, k, v, prefix: int, *, seed: int, case: str = "") -> None:
+    """The gradients of the output of one decoding step (position `prefix`, after a cache of
+    positions 0..prefix-1) with respect to that step's q, k and v equal PyTorch autograd's through
+    F.scaled_dot_product_attention of the new query over all prefix+1 keys and values."""
+    step = slice(prefix, prefix + 1)
+    q_t, k_t, v_t = q[..., step, :], k[..., step, :], v[..., step, :]
+    keys, values = k[..., :prefix + 1, :], v[..., :prefix + 1, :]
+    grad_out = randn(*q_t.shape[:-1], v.shape[-1], seed=seed, dtype=q.dtype)
+    expected, full = torch_sdpa_with_grads(q_t, keys, values, grad_out)
+    expected_grads = {"q": full["q"], "k": full["k"][..., step, :], "v": full["v"][..., step, :]}
+    cache = (k[..., :prefix, :].clone(), v[..., :prefix, :].clone())
+    where = ((case + ": " if case else "") + f"{str(q.dtype).replace('torch.', '')}, one step after a "
+             f"cache of {prefix} positions, q and k {tuple(q_t.shape)}, v {tuple(v_t.shape)}")
+    result, grads = call_with_grads(impl, "attention_decode_step",
+                                    {"q": q_t, "k": k_t, "v": v_t, "cache": cache},
+                                    wrt=("q", "k", "v"), grad_out=(grad_out, None))
+    out, _ = check_tuple(result, 2, name="attention_decode_step")
+    check_tensor(out, expected, name="the output of attention_decode_step", case=where,
+                 near=_decode_near(q_t, keys, values, v_t), **tol(q.dtype))
+    for name in ("q", "k", "v"):
+        check_tensor(grads.get(name), expected_grads[name],
+                     name=f"the gradient of sum(output * grad_out) with respect to the new {name}",
+                     case=where + " (PyTorch autograd through F.scaled_dot_product_attention as reference)",
+                     near=gradient_cut_near(expected_grads[name]), **tol(q.dtype, grad=True))
+
 # ---------------------------------------------------------------------------------------------------
 # Inputs from the case tables of the suites
 

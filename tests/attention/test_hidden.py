@@ -9,7 +9,7 @@ import torch
 
 from grader.checks import check_tensor
 from grader.gradients import call_with_grads
-from tests.attention.driver import (check_decode, check_mha, check_mha_gradients, check_sdpa,
+from tests.attention.driver import (check_decode, check_decode_gradients, check_mha, check_mha_gradients, check_sdpa,
                                     check_sdpa_gradients, check_softmax, check_softmax_gradients,
                                     fail_if_not_finite, make_case, make_mha)
 from tests.attention.oracle import (describe_sdpa, large_tol, randn, random_mask, sdpa_near, tol,
@@ -241,3 +241,13 @@ def test_decoding_more(impl, name):
     k = randn(*lead, spec["d"], seed=401, dtype=spec["dtype"])
     v = randn(*lead, spec["dv"], seed=402, dtype=spec["dtype"])
     check_decode(impl, q, k, v, prefix=spec["prefix"], case=name)
+
+
+@pytest.mark.parametrize("dtype", [f64, f32], ids=["float64", "float32"])
+def test_decoding_gradients(impl, dtype):
+    """Gradients flow through a decoding step into the new query, key and value as through causal
+    attention (the cached positions are constants here)."""
+    q = randn(2, 3, 5, 4, seed=410, dtype=dtype)
+    k = randn(2, 3, 5, 4, seed=411, dtype=dtype)
+    v = randn(2, 3, 5, 6, seed=412, dtype=dtype)
+    check_decode_gradients(impl, q, k, v, prefix=4, seed=413, case="batch 2, 3 heads, D 4, Dv 6")
