@@ -74,6 +74,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--impl", help="ignored (the benchmark generates its own submissions)")
     args = parser.parse_args()
+    if not paths.SOLUTIONS.is_dir() or not all((paths.TESTS / t / "mutants.py").is_file() for t in catalog.names()):
+        print("This benchmark builds submissions from solutions/ and the mutants: it runs in the project, "
+              "not in a released copy.", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="kata-bench-grading-") as tmp:
         klass = Path(tmp) / "class"
         subs = make_submissions(klass, args.n, args.seed)

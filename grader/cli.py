@@ -229,7 +229,10 @@ def _script(kind: str, folder: str, args, extra: list[str]) -> int:
 
 
 def cmd_bench(args) -> int:
-    return _script("bench", "bench", args, args.pytest_args)
+    extra = list(args.pytest_args)
+    if not any(a == "--impl" or a.startswith("--impl=") for a in extra) and not paths.SOLUTIONS.is_dir():
+        extra = ["--impl", "exercises", *extra]  # a released copy has no solutions/: time the learner's file
+    return _script("bench", "bench", args, extra)
 
 
 def cmd_demo(args) -> int:

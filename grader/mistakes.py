@@ -70,5 +70,25 @@ def apply_patch(source: str, patch: tuple[tuple[str, str], ...], what: str) -> s
     return source
 
 
+def correct_variants(topic: str, alternatives) -> dict[str, str]:
+    """{"reference": code, <alternative id>: code, ...}: the reference of `topic` and each valid
+    alternative applied to it, solution markers removed (what the margins scripts measure)."""
+    from grader import paths, stubs
+    source = (paths.SOLUTIONS / f"{topic}.py").read_text(encoding="utf-8")
+    codes = {"reference": stubs.strip_markers(source)}
+    codes.update({a.id: stubs.strip_markers(apply_patch(source, a.patch, a.id)) for a in alternatives})
+    return codes
+
+
+def correct_modules(topic: str, alternatives) -> dict[str, dict]:
+    """correct_variants(), each executed: {name: its module namespace}."""
+    modules = {}
+    for name, code in correct_variants(topic, alternatives).items():
+        namespace: dict = {"__name__": f"variant_{name}"}
+        exec(compile(code, f"<{topic} {name}>", "exec"), namespace)
+        modules[name] = namespace
+    return modules
+
+
 def by_id(mistakes: list[Mistake]) -> dict[str, Mistake]:
     return {m.id: m for m in mistakes}

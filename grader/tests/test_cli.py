@@ -112,3 +112,18 @@ def test_topics_lists_the_catalog(capsys):
     status, out, err = run_main(capsys, "topics")
     assert status == 0
     assert [line.split()[1] for line in out.splitlines()] == catalog.names()
+
+
+def test_bench_times_the_learners_file_when_there_are_no_solutions(tmp_path, monkeypatch):
+    """In a released copy (no solutions/) `make bench topic=T` times exercises/, not a missing folder."""
+    seen = []
+    monkeypatch.setattr(cli, "_script", lambda kind, folder, args, extra: seen.append(extra) or 0)
+    args = type("Args", (), {"topic": "bpe", "pytest_args": ["--slow-chars", "0"]})()
+    assert cli.cmd_bench(args) == 0
+    assert seen[-1] == ["--slow-chars", "0"]  # the project: the bench's own default (solutions/)
+    monkeypatch.setattr(paths, "SOLUTIONS", tmp_path / "no-solutions")
+    cli.cmd_bench(args)
+    assert seen[-1] == ["--impl", "exercises", "--slow-chars", "0"]
+    args.pytest_args = ["--impl", "mine"]
+    cli.cmd_bench(args)
+    assert seen[-1] == ["--impl", "mine"]

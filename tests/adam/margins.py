@@ -7,9 +7,7 @@ over all steps: 1.0 would be a false failure. Project-only (it reads mutants.py)
 
 import torch
 
-from grader.mistakes import apply_patch
-from grader.paths import SOLUTIONS
-from grader.stubs import strip_markers
+from grader.mistakes import correct_modules
 from tests.adam.mutants import ALTERNATIVES
 from tests.adam.oracle import gradient_sequence, tol, torch_trajectory
 from tests.adam.test_hidden import LONG
@@ -17,15 +15,7 @@ from tests.adam.test_public import TRAJECTORIES
 
 
 def _modules():
-    source = (SOLUTIONS / "adam.py").read_text()
-    codes = {"reference": strip_markers(source)}
-    codes.update({a.id: strip_markers(apply_patch(source, a.patch, a.id)) for a in ALTERNATIVES})
-    modules = {}
-    for name, code in codes.items():
-        namespace: dict = {"__name__": f"margin_{name}"}
-        exec(compile(code, f"<{name}>", "exec"), namespace)
-        modules[name] = namespace["adam_step"]
-    return modules
+    return {name: ns["adam_step"] for name, ns in correct_modules("adam", ALTERNATIVES).items()}
 
 
 def main() -> None:

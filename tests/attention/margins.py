@@ -9,9 +9,7 @@ Project-only (it reads mutants.py).
 import torch
 
 from grader.gradients import local_call_with_grads
-from grader.mistakes import apply_patch
-from grader.paths import SOLUTIONS
-from grader.stubs import strip_markers
+from grader.mistakes import correct_modules
 from tests.attention.driver import make_case, make_mha
 from tests.attention.mutants import ALTERNATIVES
 from tests.attention.oracle import MHA_INPUTS, MHA_PARAMS, randn, tol, torch_mha, torch_sdpa_with_grads
@@ -20,15 +18,7 @@ from tests.attention.test_public import MHA_CASES, SDPA_CASES
 
 
 def _modules():
-    source = (SOLUTIONS / "attention.py").read_text()
-    codes = {"reference": strip_markers(source)}
-    codes.update({a.id: strip_markers(apply_patch(source, a.patch, a.id)) for a in ALTERNATIVES})
-    modules = {}
-    for name, code in codes.items():
-        namespace: dict = {"__name__": f"margin_{name}"}
-        exec(compile(code, f"<{name}>", "exec"), namespace)
-        modules[name] = namespace
-    return modules
+    return correct_modules("attention", ALTERNATIVES)
 
 
 def _ratio(actual, expected, t) -> float:

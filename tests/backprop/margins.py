@@ -8,9 +8,7 @@ reads mutants.py).
 
 import torch
 
-from grader.mistakes import apply_patch
-from grader.paths import SOLUTIONS
-from grader.stubs import strip_markers
+from grader.mistakes import correct_modules
 from tests.backprop.mutants import ALTERNATIVES
 from tests.backprop.oracle import autograd_loss, autograd_network, make_network, randn, scale_of, tol, tol_logits
 from tests.backprop.test_hidden import RANDOM
@@ -18,15 +16,7 @@ from tests.backprop.test_public import PUBLIC_NETWORKS
 
 
 def _modules():
-    source = (SOLUTIONS / "backprop.py").read_text()
-    codes = {"reference": strip_markers(source)}
-    codes.update({a.id: strip_markers(apply_patch(source, a.patch, a.id)) for a in ALTERNATIVES})
-    modules = {}
-    for name, code in codes.items():
-        namespace: dict = {"__name__": f"margin_{name}"}
-        exec(compile(code, f"<{name}>", "exec"), namespace)
-        modules[name] = namespace
-    return modules
+    return correct_modules("backprop", ALTERNATIVES)
 
 
 def _ratio(actual, expected, t) -> float:

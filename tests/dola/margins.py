@@ -16,9 +16,7 @@ import math
 
 import torch
 
-from grader.mistakes import apply_patch
-from grader.paths import SOLUTIONS
-from grader.stubs import strip_markers
+from grader.mistakes import correct_modules
 from provided.tiny_lm import TinyLM
 from tests.dola import oracle as O
 from tests.dola.mutants import ALTERNATIVES
@@ -28,15 +26,7 @@ f32, f64 = torch.float32, torch.float64
 
 
 def _modules():
-    source = (SOLUTIONS / "dola.py").read_text()
-    codes = {"reference": strip_markers(source)}
-    codes.update({a.id: strip_markers(apply_patch(source, a.patch, a.id)) for a in ALTERNATIVES})
-    modules = {}
-    for name, code in codes.items():
-        namespace: dict = {"__name__": f"margin_{name}"}
-        exec(compile(code, f"<{name}>", "exec"), namespace)
-        modules[name] = namespace
-    return modules
+    return correct_modules("dola", ALTERNATIVES)
 
 
 def _logits(shape, seed, scale=3.0, dtype=f32):

@@ -16,8 +16,7 @@ import pytest
 import torch
 
 from grader import checks, paths
-from grader.mistakes import apply_patch
-from grader.stubs import strip_markers
+from grader.mistakes import correct_variants
 from tests.rnn import driver
 from tests.rnn.mutants import ALTERNATIVES
 
@@ -51,9 +50,7 @@ def _check_tensor(actual, expected, *, rtol, atol, **kw):
 def main() -> None:
     driver._isclose = _isclose
     driver.check_tensor = _check_tensor
-    source = (paths.SOLUTIONS / "rnn.py").read_text()
-    variants = {"reference": strip_markers(source)}
-    variants.update({a.id: strip_markers(apply_patch(source, a.patch, a.id)) for a in ALTERNATIVES})
+    variants = correct_variants("rnn", ALTERNATIVES)
     files = [str(paths.topic_tests("rnn") / n) for n in ("test_public.py", "test_hidden.py")]
     with tempfile.TemporaryDirectory() as tmp:
         for name, code in variants.items():
