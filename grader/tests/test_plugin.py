@@ -113,6 +113,12 @@ def test_wrong(impl):
         fail("answer is wrong: got 41, expected 42.")
 
 
+def test_grader_broke(impl):
+    """The sandbox could not start a worker (raised by the proxy in grading mode)."""
+    from grader.sandbox import SandboxBroken
+    raise SandboxBroken("the grading worker did not start")
+
+
 @pytest.mark.points(3)
 def test_right(impl):
     """The part that works."""
@@ -174,8 +180,8 @@ def records(tmp_path_factory):
 
 def test_fake_suite_records(records):
     """One record per test, with the topic taken from the folder and the points from the marker."""
-    assert sorted(records) == ["test_broken", "test_forbidden", "test_right", "test_sneaky", "test_unwritten",
-                               "test_wrong"]
+    assert sorted(records) == ["test_broken", "test_forbidden", "test_grader_broke", "test_right", "test_sneaky",
+                               "test_unwritten", "test_wrong"]
     assert {r["topic"] for r in records.values()} == {"adam"}
     assert {r["suite"] for r in records.values()} == {"public"}
     assert records["test_right"]["nodeid"] == "fake_suites/adam/test_public.py::test_right"
@@ -227,7 +233,18 @@ def test_fail_message_is_kept_with_summary(records):
 
 
 def test_records_score_as_in_progress(records):
-    """The records feed scoring: 3 of 8 points on a 10-point topic, status in progress."""
-    row = scoring.topic_summary(catalog.get("adam"), list(records.values()))
+    """The records feed scoring: 3 of 8 points on a 10-point topic, status in progress; with the
+    grader's own error among them, the status is "error" (never reported as the learner's)."""
+    learners = [r for name, r in records.items() if name != "test_grader_broke"]
+    row = scoring.topic_summary(catalog.get("adam"), learners)
     assert row["status"] == "in progress"
     assert row["points"] == 3.75
+    assert scoring.topic_summary(catalog.get("adam"), list(records.values()))["status"] == "error"
+
+
+def test_a_broken_sandbox_is_a_grader_error_not_a_failure(records):
+    """SandboxBroken is recorded as an error (which class grading reports as the grader's failure
+    and exits non-zero for), never as the learner's failed test."""
+    record = records["test_grader_broke"]
+    assert record["outcome"] == "error"
+    assert "GRADER ERROR, not yours" in record["message"]
