@@ -13,6 +13,19 @@ from grader.checks import fail, matching_mistakes
 _equal = torch.equal
 
 
+def _same_integers(actual, expected: torch.Tensor, where: str, what: str, shape_hint: str,
+                   dtype_hint: str) -> bool:
+    """Fail on a non-tensor, a wrong shape or a wrong dtype (each in one sentence); then whether
+    the integers are all equal (the caller explains a difference)."""
+    if not isinstance(actual, torch.Tensor):
+        fail(f"{where}: expected a torch.Tensor of {what}, got {type(actual).__name__} ({actual!r:.80}).")
+    if actual.shape != expected.shape:
+        fail(f"{where}: wrong shape {tuple(actual.shape)}, expected {tuple(expected.shape)} ({shape_hint}).")
+    if actual.dtype != expected.dtype:
+        fail(f"{where}: wrong dtype {actual.dtype}, expected {expected.dtype} ({dtype_hint}).")
+    return _equal(actual, expected)
+
+
 def check_sequence(actual, expected: torch.Tensor, *, name: str, case: str, near=(),
                    final_greedy: torch.Tensor | None = None, prompt_length: int = 0) -> None:
     """Fail unless `actual` equals `expected` (a LongTensor (B, T + n)) exactly.
@@ -21,14 +34,8 @@ def check_sequence(actual, expected: torch.Tensor, *, name: str, case: str, near
     differs, the one the final layer alone would pick there (if given), and the matching mistakes.
     """
     where = f"{name}, for {case}"
-    if not isinstance(actual, torch.Tensor):
-        fail(f"{where}: expected a torch.Tensor of token ids, got {type(actual).__name__} ({actual!r:.80}).")
-    if actual.shape != expected.shape:
-        fail(f"{where}: wrong shape {tuple(actual.shape)}, expected {tuple(expected.shape)} "
-             f"(the prompts, then the new tokens: (B, T + max_new_tokens)).")
-    if actual.dtype != expected.dtype:
-        fail(f"{where}: wrong dtype {actual.dtype}, expected {expected.dtype} (token ids).")
-    if _equal(actual, expected):
+    if _same_integers(actual, expected, where, "token ids",
+                      "the prompts, then the new tokens: (B, T + max_new_tokens)", "token ids"):
         return
     found = matching_mistakes(actual, near, rtol=0.0, atol=0.0)
     differ = (actual != expected)
@@ -54,14 +61,7 @@ def check_sequence(actual, expected: torch.Tensor, *, name: str, case: str, near
 def check_index(actual, expected: torch.Tensor, *, name: str, case: str, near=()) -> None:
     """Fail unless `actual` is a LongTensor equal to `expected` (indices: compared exactly)."""
     where = f"{name}, for {case}"
-    if not isinstance(actual, torch.Tensor):
-        fail(f"{where}: expected a torch.Tensor of indices, got {type(actual).__name__} ({actual!r:.80}).")
-    if actual.shape != expected.shape:
-        fail(f"{where}: wrong shape {tuple(actual.shape)}, expected {tuple(expected.shape)} "
-             f"(one index per example).")
-    if actual.dtype != expected.dtype:
-        fail(f"{where}: wrong dtype {actual.dtype}, expected {expected.dtype} (indices are int64).")
-    if _equal(actual, expected):
+    if _same_integers(actual, expected, where, "indices", "one index per example", "indices are int64"):
         return
     found = matching_mistakes(actual, near, rtol=0.0, atol=0.0)
     fail(f"{where}: got {actual.tolist()}, expected {expected.tolist()} (the position in the "
