@@ -49,7 +49,10 @@ TOPICS: tuple[Topic, ...] = (
                     "checked against PyTorch autograd and central differences.",
         points=10,
         forbidden=("torch.autograd", "torch.func", ".backward", "torch.Tensor.backward",
-                   ".requires_grad_", "torch.Tensor.requires_grad_", "requires_grad="),
+                   ".requires_grad_", "torch.Tensor.requires_grad_", "requires_grad=",
+                   # the same escape by other doors: switching autograd on by assignment, and
+                   # calling the recorded backward functions directly
+                   ".requires_grad", ".grad_fn"),
         forbidden_reason="the point of this topic is to apply the chain rule yourself, "
                          "without autograd",
     ),
@@ -82,7 +85,8 @@ TOPICS: tuple[Topic, ...] = (
                    "torch.gru_cell", "torch.rnn_tanh", "torch.rnn_relu", "torch.lstm", "torch.gru",
                    "torch._C._VariableFunctions", "torch.ops.aten",
                    "torch.autograd", "torch.func", ".backward", "torch.Tensor.backward",
-                   ".requires_grad_", "torch.Tensor.requires_grad_", "requires_grad="),
+                   ".requires_grad_", "torch.Tensor.requires_grad_", "requires_grad=",
+                   ".requires_grad", ".grad_fn"),
         prerequisites=("backprop",),
         forbidden_reason="the point of this topic is to write the cells and backpropagation "
                          "through time yourself (no PyTorch RNN modules or kernels, no autograd: "
@@ -126,7 +130,22 @@ TOPICS: tuple[Topic, ...] = (
                    "torch.autograd.function", "torch.autograd.functional",
                    "torch.autograd.gradcheck", "torch.func",
                    ".backward", "torch.Tensor.backward", ".requires_grad_",
-                   "torch.Tensor.requires_grad_", "requires_grad="),
+                   "torch.Tensor.requires_grad_", "requires_grad=", ".requires_grad", ".grad_fn",
+                   # the same kernels in other dimensions or wrappers (a conv2d is a conv3d of
+                   # depth 1; an adaptive pool is a pool)
+                   "torch.conv1d", "torch.conv3d", "torch.conv_tbc", "torch.conv_transpose1d",
+                   "torch.conv_transpose3d", "torch.cudnn_convolution", "torch.miopen_convolution",
+                   "torch.nn.functional.conv1d", "torch.nn.functional.conv3d",
+                   "torch.nn.functional.conv_transpose1d", "torch.nn.functional.conv_transpose3d",
+                   "torch.nn.modules.conv", "torch.nn.modules.pooling", "torch.nn.modules.fold",
+                   "torch.max_pool1d", "torch.max_pool3d", "torch.avg_pool1d", "torch.mkldnn_max_pool2d",
+                   "torch.quantized_max_pool2d", "torch.max_pool1d_with_indices",
+                   "torch.adaptive_avg_pool1d", "torch.adaptive_max_pool1d",
+                   "torch.mkldnn_adaptive_avg_pool2d", "torch.nn.functional.max_pool1d",
+                   "torch.nn.functional.max_pool3d", "torch.nn.functional.avg_pool1d",
+                   "torch.nn.functional.avg_pool3d", "torch.nn.functional.adaptive_avg_pool2d",
+                   "torch.nn.functional.adaptive_max_pool2d", "torch.nn.functional.lp_pool2d",
+                   "torch.nn.functional.fractional_max_pool2d"),
         prerequisites=("backprop",),
         forbidden_reason="the point of this topic is to write convolution, pooling and their "
                          "gradients yourself (no autograd either)",
@@ -144,7 +163,11 @@ TOPICS: tuple[Topic, ...] = (
                    "torch.nn.functional.multi_head_attention_forward", "torch.softmax",
                    "torch.nn.functional.softmax", "torch.nn.functional.log_softmax",
                    "torch.log_softmax", "torch.special.softmax", "torch.special.log_softmax",
-                   ".softmax", ".log_softmax", "torch.Tensor.softmax", "torch.Tensor.log_softmax"),
+                   ".softmax", ".log_softmax", "torch.Tensor.softmax", "torch.Tensor.log_softmax",
+                   # softmax behind other names (softmin(x) is softmax(-x))
+                   "torch.nn.functional.softmin", "torch.nn.Softmax", "torch.nn.Softmin",
+                   "torch.nn.LogSoftmax", "torch.nn.Softmax2d", "torch.nn.modules.activation.MultiheadAttention",
+                   "torch.nn.functional.gumbel_softmax"),
         forbidden_reason="the point of this topic is to write softmax and attention yourself "
                          "(your own `softmax` function is what the others should call)",
     ),

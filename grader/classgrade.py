@@ -20,10 +20,12 @@ Gradescope's schema instead. Exit status 0 unless the grader itself failed for s
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -35,11 +37,26 @@ from pathlib import Path
 from grader import catalog, paths, runner, scoring
 
 MAX_FILE = 1 << 20  # bytes per topic file
+MAX_ARCHIVE = 64 << 20  # bytes per submitted .zip
+MAX_MEMBERS = 10_000  # files in one submitted .zip
+MAX_DIRECTORY = MAX_MEMBERS * 1024  # bytes of a submitted zip's central directory (its list of files)
+MAX_NAME = 90  # characters of a student's name in the reports
 SUBMISSION_LIMIT = 3600  # seconds of wall clock for one student's whole run (a grader failure beyond)
 
 
 class GradeError(Exception):
     """Bad input to the grade command: one sentence for the instructor."""
+
+
+class Submissions(list):
+    """What discover() finds: a list of (student, path) sorted by student name, as before, plus
+    `originals` ({student: the entry's own name}) and `skipped` ([{"entry", "reason"}] for the
+    entries of the class folder that are not graded, sorted by entry)."""
+
+    def __init__(self, entries=(), originals: dict[str, str] | None = None, skipped: list[dict] | None = None):
+        super().__init__(entries)
+        self.originals = dict(originals or {})
+        self.skipped = list(skipped or [])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -73,33 +90,97 @@ def is_single_submission(folder: Path, topics: list[str]) -> bool:
     return any((folder / f"{t}.py").is_file() or (folder / "exercises" / f"{t}.py").is_file() for t in topics)
 
 
-def discover(submissions: Path, topics: list[str]) -> list[tuple[str, Path]]:
-    """(student, path) for every submission, sorted by student name."""
+def _shown(name: str, limit: int = 100) -> str:
+    """A file name as reports show it: undecodable bytes as U+FFFD, control characters escaped,
+    at most `limit` characters (names come from students)."""
+    text = os.fsencode(name).decode("utf-8", "replace")
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _is_zip_name(name: str) -> bool:
+    return name.lower().endswith(".zip") and len(name) > 4
+
+
+def _student_names(originals: list[str]) -> dict[str, str]:
+    """{entry name: student name}. The clean name (_safe_name of the folder name, or of the zip's
+    name without .zip) when no other entry cleans to the same name, ignoring case; otherwise the
+    clean name, cut so the whole stays within MAX_NAME, + "-" + the first 8 hex digits of the
+    SHA-256 of the entry's name (more digits if that is taken). Depends only on the set of names,
+    never on the order they were listed in."""
+    clean = {o: _safe_name(o[:-4] if _is_zip_name(o) else o) for o in originals}
+    counts: dict[str, int] = {}
+    for c in clean.values():
+        counts[c.lower()] = counts.get(c.lower(), 0) + 1
+    names = {o: c for o, c in clean.items() if counts[c.lower()] == 1}
+    taken = {n.lower() for n in names.values()}
+    for o in sorted((o for o in clean if o not in names), key=os.fsencode):
+        digest = hashlib.sha256(os.fsencode(o)).hexdigest()
+        candidates = [f"{clean[o][:MAX_NAME - 1 - w]}-{digest[:w]}" for w in (8, 12, 16, 24, 32)]
+        candidates += [f"{clean[o][:MAX_NAME - 40]}-{digest[:32]}-{i}" for i in range(2, len(clean) + 2)]
+        names[o] = next(c for c in candidates if c.lower() not in taken)
+        taken.add(names[o].lower())
+    return names
+
+
+def _skip_reason(entry: Path) -> str:
+    """Why an entry of the class folder is not a submission ('' when it is one)."""
+    if entry.name.startswith("."):
+        return "hidden (its name starts with a dot)"
+    try:
+        mode = entry.lstat().st_mode
+    except OSError as exc:
+        return f"cannot be examined ({exc.__class__.__name__})"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link (links are not followed)"
+    if stat.S_ISDIR(mode):
+        return ""
+    if stat.S_ISREG(mode):
+        return "" if _is_zip_name(entry.name) else "a file that is not a .zip"
+    return "not a folder, a .zip or a regular file"
+
+
+def discover(submissions: Path, topics: list[str], quiet: bool = True) -> Submissions:
+    """Every submission as (student, path), sorted by student name, with the entries' own names and
+    the entries not graded (see Submissions). Student names are unique (_student_names). Unless
+    `quiet`, says on stderr which entries were skipped and which students are graded under another
+    name than their entry's."""
     if not submissions.exists():
         raise GradeError(f"{submissions} does not exist.")
     if submissions.is_file():
-        if submissions.suffix != ".zip":
+        if not _is_zip_name(submissions.name):
             raise GradeError(f"{submissions} is a file; give a folder of submissions, one submission "
                              "folder, or a .zip.")
-        return [(_safe_name(submissions.stem), submissions)]
+        original = submissions.name
+        student = _student_names([original])[original]
+        return Submissions([(student, submissions)], {student: _shown(original, 1000)})
     if is_single_submission(submissions, topics):
-        return [(_safe_name(submissions.resolve().name), submissions)]
-    entries = []
-    for entry in sorted(submissions.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            entries.append((_safe_name(entry.name), entry))
-        elif entry.is_file() and entry.suffix == ".zip":
-            entries.append((_safe_name(entry.stem), entry))
-    if not entries:
+        original = submissions.resolve().name
+        student = _safe_name(original)
+        return Submissions([(student, submissions)], {student: _shown(original, 1000)})
+    found, skipped = {}, []
+    for entry in submissions.iterdir():
+        reason = _skip_reason(entry)
+        if reason:
+            skipped.append({"entry": _shown(entry.name, 1000), "reason": reason})
+        else:
+            found[entry.name] = entry
+    skipped.sort(key=lambda s: s["entry"])
+    if not found:
+        also = f" (not graded: {', '.join(s['entry'] + ': ' + s['reason'] for s in skipped)})" if skipped else ""
         raise GradeError(f"{submissions} holds no submissions: expected one folder or .zip per student, "
-                         f"or topic files ({', '.join(t + '.py' for t in topics)}) in the folder itself.")
-    names = [n for n, _ in entries]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise GradeError(f"two submissions have the same name after cleaning: {', '.join(sorted(dupes))}.")
-    return entries
+                         f"or topic files ({', '.join(t + '.py' for t in topics)}) in the folder itself{also}.")
+    names = _student_names(list(found))
+    entries = sorted((names[o], found[o]) for o in found)
+    result = Submissions(entries, {names[o]: _shown(o, 1000) for o in found}, skipped)
+    if not quiet:
+        for s in skipped:
+            print(f"not graded: {s['entry']!r}: {s['reason']}", file=sys.stderr)
+        for student, path in entries:
+            stem = path.name[:-4] if _is_zip_name(path.name) else path.name
+            if student != stem:
+                print(f"renamed: {_shown(path.name)!r} is graded as {student!r}", file=sys.stderr)
+    return result
 
 
 def _safe_name(name: str) -> str:
@@ -107,29 +188,80 @@ def _safe_name(name: str) -> str:
     return cleaned[:80]
 
 
-def stage(entry: Path, target: Path, topics: list[str]) -> dict[str, str]:
-    """Copy the submission's topic files into `target`; returns {topic: note} for files left out."""
-    target.mkdir(parents=True)
+def _member_problem(exc: BaseException, info: zipfile.ZipInfo) -> str:
+    """A plain reason why a member of a zip cannot be read (never a traceback)."""
+    name = _shown(info.filename)
+    if info.flag_bits & 0x1:
+        return f"{name} is encrypted (protected by a password)"
+    if isinstance(exc, NotImplementedError) or (isinstance(exc, RuntimeError)
+                                                and info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
+        return (f"{name} is compressed with a method the grader cannot read (method {info.compress_type}); "
+                "use the ordinary deflate compression")
+    if isinstance(exc, zipfile.BadZipFile) and "CRC" in str(exc):
+        return f"{name} is damaged (its CRC-32 checksum does not match its contents)"
+    if isinstance(exc, EOFError):
+        return f"{name} is cut short"
+    return f"{name} is damaged ({exc.__class__.__name__})"
+
+
+def _open_zip(handle) -> tuple[zipfile.ZipFile | None, str]:
+    """The zip, or None and a plain reason why it cannot be read, within the bounds above."""
+    size = os.fstat(handle.fileno()).st_size
+    if size > MAX_ARCHIVE:
+        return None, f"it is larger than {MAX_ARCHIVE >> 20} MiB"
+    try:
+        end = zipfile._EndRecData(handle)  # the end record only, before the list of files is read
+    except Exception:  # noqa: BLE001 - a private helper: no check rather than a crash
+        end = ()
+    if end and (end[zipfile._ECD_ENTRIES_TOTAL] > MAX_MEMBERS or end[zipfile._ECD_SIZE] > MAX_DIRECTORY):
+        return None, f"it holds more than {MAX_MEMBERS} files"
+    try:
+        archive = zipfile.ZipFile(handle)
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, OSError, ValueError, EOFError, struct.error...
+        return None, f"it is not a zip file, or it is damaged or cut short ({exc.__class__.__name__})"
+    if len(archive.infolist()) > MAX_MEMBERS:
+        archive.close()
+        return None, f"it holds more than {MAX_MEMBERS} files"
+    return archive, ""
+
+
+def _stage_zip(entry: Path, target: Path, topics: list[str]) -> dict[str, str]:
     notes: dict[str, str] = {}
-    if entry.is_file():
-        try:
-            archive = zipfile.ZipFile(entry)
-        except (zipfile.BadZipFile, OSError) as exc:
-            return {t: f"the zip cannot be read ({exc.__class__.__name__})" for t in topics}
+    try:
+        handle = open(entry, "rb")
+    except OSError as exc:
+        return {t: f"the zip cannot be read: it cannot be opened ({exc.__class__.__name__})" for t in topics}
+    with handle:
+        archive, problem = _open_zip(handle)
+        if archive is None:
+            return {t: f"the zip cannot be read: {problem}" for t in topics}
         with archive:
             members = {i.filename: i for i in archive.infolist() if not i.is_dir()}
             for topic, name in _topic_names(list(members), topics).items():
                 info = members[name]
                 if info.file_size > MAX_FILE:
-                    notes[topic] = f"{name} is larger than {MAX_FILE} bytes"
+                    notes[topic] = f"{_shown(name)} is larger than {MAX_FILE} bytes"
                     continue
-                with archive.open(info) as src:
-                    data = src.read(MAX_FILE + 1)
+                try:
+                    with archive.open(info) as src:
+                        data = src.read(MAX_FILE + 1)
+                except Exception as exc:  # noqa: BLE001 - BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, OSError, ValueError, LZMAError...
+                    notes[topic] = f"the zip cannot be read: {_member_problem(exc, info)}"
+                    continue
                 if len(data) > MAX_FILE:
-                    notes[topic] = f"{name} is larger than {MAX_FILE} bytes"
+                    notes[topic] = f"{_shown(name)} is larger than {MAX_FILE} bytes"
                     continue
                 (target / f"{topic}.py").write_bytes(data)
-        return notes
+    return notes
+
+
+def stage(entry: Path, target: Path, topics: list[str]) -> dict[str, str]:
+    """Copy the submission's topic files into `target`; returns {topic: note} for files left out.
+    A zip that cannot be read, or a member of it, is the student's problem: a note, never an exception."""
+    target.mkdir(parents=True)
+    notes: dict[str, str] = {}
+    if entry.is_file():
+        return _stage_zip(entry, target, topics)
     names = []
     for base, dirs, files in os.walk(entry, followlinks=False):
         rel = os.path.relpath(base, entry)
@@ -139,13 +271,19 @@ def stage(entry: Path, target: Path, topics: list[str]) -> dict[str, str]:
         names += [(f if rel == "." else f"{rel}/{f}").replace(os.sep, "/") for f in files]
     for topic, name in _topic_names(names, topics).items():
         source = entry / name
-        if source.is_symlink() or not source.is_file():
-            notes[topic] = f"{name} is a link, not a file (links are not followed)"
+        if source.is_symlink():
+            notes[topic] = f"{_shown(name)} is a link, not a file (links are not followed)"
             continue
-        if source.stat().st_size > MAX_FILE:
-            notes[topic] = f"{name} is larger than {MAX_FILE} bytes"
-            continue
-        shutil.copyfile(source, target / f"{topic}.py", follow_symlinks=False)
+        try:
+            if not source.is_file():
+                notes[topic] = f"{_shown(name)} is not a regular file"
+                continue
+            if source.stat().st_size > MAX_FILE:
+                notes[topic] = f"{_shown(name)} is larger than {MAX_FILE} bytes"
+                continue
+            shutil.copyfile(source, target / f"{topic}.py", follow_symlinks=False)
+        except OSError as exc:
+            notes[topic] = f"{_shown(name)} cannot be read ({exc.__class__.__name__})"
     return notes
 
 
@@ -161,9 +299,27 @@ def trusted_copy(workdir: Path) -> Path:
     return root
 
 
+TRUSTED_MEMORY = 8 << 30  # bytes of address space of the trusted pytest process (all suites: 1.2 GiB)
+MESSAGE_CHARS = 4000      # characters kept of one test's message in grades.json and the feedback
+
+
+def _trusted_limits():
+    """preexec_fn of the trusted pytest process: a soft RLIMIT_AS of TRUSTED_MEMORY, so a grader bug
+    (or a reply that gets past grader/wire.py's bounds) ends in a MemoryError, not a host out of
+    memory. Only the soft limit: the worker it starts sets its own, lower, hard limits."""
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = TRUSTED_MEMORY if hard == resource.RLIM_INFINITY else min(TRUSTED_MEMORY, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def run_student(staged: Path, topics: list[str], trusted: Path, timeout: float, report: Path) -> tuple[list[dict], str]:
-    """Run the suites of `topics` on one staged submission; returns (records, grader problem or '')."""
-    files = [str(trusted / "tests" / t / name) for t in topics for name in runner.SUITES["all"]
+    """Run the suites of `topics` on one staged submission; returns (records, grader problem or '').
+
+    Every topic's public suite runs before any hidden suite: the hidden tests' inputs are never
+    passed to the submission before a test whose message the student sees (grader/proxy.py also
+    gives the hidden tests a worker of their own)."""
+    files = [str(trusted / "tests" / t / name) for name in runner.SUITES["all"] for t in topics
              if (trusted / "tests" / t / name).is_file()]
     if not files:
         return [], ""
@@ -173,7 +329,7 @@ def run_student(staged: Path, topics: list[str], trusted: Path, timeout: float, 
     env = dict(os.environ, PYTHONPATH=f"{trusted}{os.pathsep}{paths.ROOT}", PYTHONDONTWRITEBYTECODE="1")
     try:
         proc = subprocess.run(cmd, cwd=trusted, capture_output=True, text=True, env=env,
-                              timeout=SUBMISSION_LIMIT)
+                              timeout=SUBMISSION_LIMIT, preexec_fn=_trusted_limits)
     except subprocess.TimeoutExpired:
         return [], f"the suites did not finish within {SUBMISSION_LIMIT} s"
     if not report.exists():
@@ -183,6 +339,15 @@ def run_student(staged: Path, topics: list[str], trusted: Path, timeout: float, 
     if errors:
         return records, f"{len(errors)} tests could not run, e.g. {errors[0]['nodeid']}: {errors[0]['message'][:800]}"
     return records, ""
+
+
+def _cut_message(message) -> str:
+    """A test's message, at most MESSAGE_CHARS characters: it may quote what the submission returned
+    or raised, and grades.json and the feedback must stay small whatever that was."""
+    message = message if type(message) is str else str(message)
+    if len(message) <= MESSAGE_CHARS:
+        return message
+    return message[:MESSAGE_CHARS] + f"\n... (the message was cut: {len(message)} characters in all)"
 
 
 def grade_one(student: str, entry: Path, topics: list[str], trusted: Path, workdir: Path,
@@ -198,7 +363,7 @@ def grade_one(student: str, entry: Path, topics: list[str], trusted: Path, workd
         mine = [r for r in records if r["topic"] == name]
         row = scoring.topic_summary(topic, mine, missing=name not in present)
         row["tests"] = [{"name": r["name"], "suite": r["suite"], "points": r["points"] if r["outcome"] == "passed" else 0.0,
-                         "max": r["points"], "passed": r["outcome"] == "passed", "message": r["message"]}
+                         "max": r["points"], "passed": r["outcome"] == "passed", "message": _cut_message(r["message"])}
                         for r in mine]
         if name in notes:
             row["note"] = notes[name]
@@ -226,14 +391,18 @@ def _progress(done: int, total: int, label: str) -> None:
 
 def feedback(result: dict) -> str:
     """The student's feedback in Markdown: public tests with their messages, hidden ones by name."""
-    lines = [f"# Feedback for {result['student']}", "",
-             f"Total: {result['total']['points']:g} / {result['total']['max_points']:g} points", ""]
+    lines = [f"# Feedback for {result['student']}", ""]
+    original = result.get("original", result["student"])
+    if (original[:-4] if _is_zip_name(original) else original) != result["student"]:
+        lines += [f"Submitted as: `{_shown(result['original'])}`", ""]
+    lines += [f"Total: {result['total']['points']:g} / {result['total']['max_points']:g} points", ""]
     for row in result["topics"]:
         lines += [f"## {row['topic']}: {row['points']:g} / {row['max_points']:g} ({row['status']})", ""]
         if row.get("note"):
             lines += [f"Note: {row['note']}.", ""]
         if row["status"] == "missing":
-            lines += [f"No {row['topic']}.py was found in the submission.", ""]
+            lines += [f"No {row['topic']}.py could be taken from the submission." if row.get("note")
+                      else f"No {row['topic']}.py was found in the submission.", ""]
             continue
         for test in row["tests"]:
             mark = "passed" if test["passed"] else "failed"
@@ -248,7 +417,13 @@ def feedback(result: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_reports(results: list[dict], topics: list[str], out: Path) -> None:
+def write_reports(results: list[dict], topics: list[str], out: Path, found: Submissions | None = None) -> None:
+    """grades.csv, grades.json (each student with the `original` name of their entry, and the
+    class folder's `skipped` entries with their reasons, from `found`, discover()'s answer) and
+    feedback/<student>.md."""
+    originals = found.originals if found is not None else {}
+    results = [{"student": r["student"], "original": originals.get(r["student"], r["student"]), **r}
+               for r in results]
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -256,7 +431,9 @@ def write_reports(results: list[dict], topics: list[str], out: Path) -> None:
         for r in results:
             writer.writerow([r["student"], *[f"{row['points']:g}" for row in r["topics"]],
                              f"{r['total']['points']:g}"])
-    (out / "grades.json").write_text(json.dumps({"topics": topics, "students": results}, indent=1))
+    skipped = found.skipped if found is not None else []
+    (out / "grades.json").write_text(json.dumps({"topics": topics, "students": results, "skipped": skipped},
+                                                indent=1))
     (out / "feedback").mkdir(exist_ok=True)
     for r in results:
         (out / "feedback" / f"{r['student']}.md").write_text(feedback(r), encoding="utf-8")
@@ -270,7 +447,9 @@ def gradescope_results(result: dict) -> dict:
         if row["status"] == "missing":
             tests.append({"name": f"{row['topic']}: file", "score": 0.0, "max_score": float(row["max_points"]),
                           "status": "failed", "visibility": "visible",
-                          "output": f"No {row['topic']}.py was found in the submission."})
+                          "output": f"{row['note'][:1].upper()}{row['note'][1:]}. No {row['topic']}.py could be "
+                          "taken from the submission." if row.get("note")
+                          else f"No {row['topic']}.py was found in the submission."})
             continue
         total = sum(t["max"] for t in row["tests"]) or 1.0
         for test in row["tests"]:
@@ -292,7 +471,7 @@ def gradescope_results(result: dict) -> dict:
 def grade_class(submissions: Path, out: Path, jobs: int = 1, timeout: float = 20.0,
                 topics: list[str] | None = None, fmt: str = "csv", quiet: bool = False) -> int:
     topics = topics or catalog.names()
-    entries = discover(submissions, topics)
+    entries = discover(submissions, topics, quiet=quiet)
     if fmt == "gradescope" and len(entries) != 1:
         raise GradeError(f"--format gradescope grades one submission; {submissions} holds {len(entries)}.")
     from grader import sandbox
@@ -328,7 +507,7 @@ def grade_class(submissions: Path, out: Path, jobs: int = 1, timeout: float = 20
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(gradescope_results(results[0]), indent=1))
     else:
-        write_reports(results, topics, out)
+        write_reports(results, topics, out, entries)
     failures = [r for r in results if r["grader_problem"]]
     mean = sum(r["total"]["points"] for r in results) / len(results)
     maximum = results[0]["total"]["max_points"]

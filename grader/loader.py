@@ -9,6 +9,7 @@ static check and with the guard's run-time traps in place.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -46,9 +47,16 @@ def _error_line(exc: BaseException, path: Path) -> str:
     return f" at line {frames[-1].lineno}" if frames else ""
 
 
-def check_source(topic: str, folder: Path) -> tuple[Path, str]:
+# Test-only switch, read by the trusted side: the grader's own tests set it to prove that the
+# sandbox holds even for code the static escape check would refuse (grader/tests/test_hostile.py).
+SKIP_ESCAPES = "KATA_TEST_SKIP_ESCAPE_CHECK"
+
+
+def check_source(topic: str, folder: Path, escapes: bool = True) -> tuple[Path, str]:
     """Read `folder/<topic>.py` and check it without running it: it exists, is UTF-8, parses, and
-    uses no forbidden API (the static guard). Returns (resolved path, source); raises LoadError."""
+    uses no forbidden API and no escape hatch (the static guard, grader/guard.py). Returns
+    (resolved path, source); raises LoadError. `escapes=False` leaves out the escape check (the
+    worker: the trusted side has made it already)."""
     path = topic_file(topic, folder).resolve()
     shown = display(path)
     if not path.is_file():
@@ -69,12 +77,16 @@ def check_source(topic: str, folder: Path) -> tuple[Path, str]:
     uses = guard.find_forbidden(source, info.forbidden)
     if uses:
         raise LoadError(guard.describe(uses, shown, info.forbidden_reason))
+    if escapes and os.environ.get(SKIP_ESCAPES) != "1":
+        hatches = guard.find_escapes(source)
+        if hatches:
+            raise LoadError(guard.describe_escapes(hatches, shown))
     return path, source
 
 
-def load_topic(topic: str, folder: Path) -> ModuleType:
+def load_topic(topic: str, folder: Path, escapes: bool = True) -> ModuleType:
     """Import `folder/<topic>.py`. Raises LoadError with a sentence for the learner."""
-    path, _ = check_source(topic, folder)
+    path, _ = check_source(topic, folder, escapes)
     shown = display(path)
     info = catalog.get(topic)
     guard.install_traps(info.forbidden, topic)

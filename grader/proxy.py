@@ -10,7 +10,17 @@ does not answer in time costs the test that was running (and the worker is start
 next one); after STRIKES calls of one topic that ran out of time, that topic's later calls fail at
 once, so an endless loop costs seconds, not minutes.
 
-One worker serves every topic of a submission; each pytest process grades one submission.
+Each pytest process grades one submission. Its public tests share one worker across topics; its
+hidden tests (tests/<topic>/test_hidden.py) get a worker of their own, started fresh when the first
+hidden test runs (the public worker is closed then: one worker per student at a time). A worker
+that has seen a hidden test's inputs never answers a public test, so nothing a submission observes
+in a hidden test (and could put in an exception message) reaches a message the student sees.
+
+Everything the worker sends is the student's to choose: grader/wire.py bounds a reply's size and
+shape, and every string from the worker that can reach a failure message (an error's message,
+function, source, file and type names, forbidden-API notes, class and foreign-value descriptions)
+is cut here to a few hundred or thousand characters (CUT), so one test's message stays small
+whatever the submission sends (an 8 MB function name once made a 310 MB grades.json).
 """
 
 from __future__ import annotations
@@ -27,6 +37,22 @@ from grader import guard, loader, sandbox, wire
 STRIKES = 2
 DEFAULT_TIMEOUT = 20.0  # seconds per call; the suites' pytest-timeout (30 s per test) is larger
 TOPIC_BUDGET = 240.0    # seconds of calls per topic and submission; after that its calls fail at once
+PHASES = ("public", "hidden")
+# Characters kept of each string from the worker that can reach a message: the worker itself cuts
+# an exception's message to 2,000 and a source line to 300, so an honest worker never loses anything.
+CUT = {"message": 2000, "function": 200, "typename": 100, "type": 40, "source": 300, "file": 100,
+       "violation": 500, "class": 200, "foreign": 200}
+MAX_VIOLATIONS = 20  # forbidden-API notes kept from one reply (one is enough to fail a test)
+
+
+def cut(value, field: str) -> str:
+    """`value` as a string cut to CUT[field] characters, with a note of how long it was ("" for None;
+    a container is named, never rendered: its repr could be as large as the reply)."""
+    kind = type(value)
+    text = value if kind is str else "" if value is None else str(value) if kind in (int, float, bool) else \
+        f"<{kind.__name__}>"
+    limit = CUT[field]
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters, cut)"
 
 
 class RemoteLearnerError(Exception):
@@ -65,11 +91,12 @@ class Foreign:
 
 
 class _Session:
-    """The worker of one submission, restarted after a crash."""
+    """The worker of one submission for one phase ("public" or "hidden"), restarted after a crash."""
 
-    def __init__(self, folder: Path, timeout: float):
+    def __init__(self, folder: Path, timeout: float, phase: str = "public"):
         self.folder = folder
         self.timeout = timeout
+        self.phase = phase
         self.process: sandbox.WorkerProcess | None = None
         self.generation = 0
         self.loaded: dict[str, dict] = {}
@@ -82,9 +109,10 @@ class _Session:
             pytest.fail(self.broken[topic], pytrace=False)
         if self.strikes.get(topic, 0) >= STRIKES:
             pytest.fail(f"{label} was not called: earlier calls into {topic}.py ran past the time limit "
-                        f"{STRIKES} times, so the rest of this topic is marked failed without running.",
-                        pytrace=False)
+                        f"or sent back replies the grader does not read, {STRIKES} times, so the rest of "
+                        f"this topic is marked failed without running.", pytrace=False)
         if self.process is None:
+            _close_others(self)  # at most one worker per student at a time
             self.process = sandbox.WorkerProcess(self.folder)
             self.generation += 1
             self.loaded = {}
@@ -104,8 +132,9 @@ class _Session:
             self.process.kill()
             self.process = None
             pytest.fail(f"{label}: the worker sent back a reply that is not a reply.", pytrace=False)
-        for violation in reply.get("violations", ()) or ():
-            guard.violations.append(str(violation))
+        violations = reply.get("violations") or ()
+        for violation in violations[:MAX_VIOLATIONS] if type(violations) in (list, tuple) else ():
+            guard.violations.append(cut(violation, "violation"))
         return reply
 
     def _lost(self, topic: str, message: dict, label: str, exc: BaseException):
@@ -120,8 +149,15 @@ class _Session:
         except sandbox.WorkerDied as exc:
             self.process.kill()
             self.process = None
-            self._fail(topic, message, f"{label} stopped the program: {exc}. Submissions must return "
-                       f"their results.")
+            why = cut(str(exc), "message")
+            if why.startswith("the worker sent"):  # a reply over the bounds of grader/wire.py
+                # a strike, like a timeout: each such reply costs the grader its reading time
+                self.strikes[topic] = self.strikes.get(topic, 0) + 1
+                self._fail(topic, message, f"{label} sent back a reply the grader does not read ({why}). "
+                           f"Submissions must return plain results of a sensible size.")
+            else:
+                self._fail(topic, message, f"{label} stopped the program: {why}. Submissions must return "
+                           f"their results.")
         except BaseException:
             # Interrupted while waiting (pytest-timeout, Ctrl-C): the worker may still answer this
             # call later, so it cannot serve the next one.
@@ -147,14 +183,31 @@ class _Session:
             self.process = None
 
 
-_sessions: dict[str, _Session] = {}
+_sessions: dict[tuple[str, str], _Session] = {}
 
 
-def session(folder: Path, timeout: float) -> _Session:
-    key = str(folder.resolve())
+def session(folder: Path, timeout: float, phase: str = "public") -> _Session:
+    """The session of `folder` for `phase`. The hidden one starts with the public one's record of
+    strikes, spent time and broken imports (so an endless loop is not paid for twice); nothing flows
+    back from hidden to public."""
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, not {phase!r}")
+    key = (str(folder.resolve()), phase)
     if key not in _sessions:
-        _sessions[key] = _Session(folder.resolve(), timeout)
+        new = _Session(folder.resolve(), timeout, phase)
+        public = _sessions.get((key[0], "public"))
+        if phase == "hidden" and public is not None:
+            new.strikes, new.spent, new.broken = dict(public.strikes), dict(public.spent), dict(public.broken)
+            public.close()  # its worker will not serve the hidden tests, and should not idle beside them
+        _sessions[key] = new
     return _sessions[key]
+
+
+def _close_others(current: _Session) -> None:
+    """Stop the other phase's worker of the same submission before `current` starts one."""
+    for key, other in _sessions.items():
+        if other is not current and key[0] == str(current.folder):
+            other.close()
 
 
 @atexit.register
@@ -229,11 +282,11 @@ def _write_back(mutated, args, kwargs) -> None:
 class ProxyImpl:
     """The learner's module for one topic, reached through the submission's sandboxed worker."""
 
-    def __init__(self, topic: str, folder: Path, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, topic: str, folder: Path, timeout: float = DEFAULT_TIMEOUT, phase: str = "public"):
         self._topic = topic
         self._folder = folder
         self._shown = f"{topic}.py"
-        self._session = session(folder, timeout)
+        self._session = session(folder, timeout, phase)
         self._names: dict | None = None
 
     def _request(self, message: dict, label: str) -> dict:
@@ -245,11 +298,13 @@ class ProxyImpl:
     def _raise(self, error: dict, label: str):
         kind = error.get("kind")
         if kind == "load":
-            pytest.fail(str(error.get("message", "")), pytrace=False)
+            pytest.fail(cut(error.get("message", ""), "message"), pytrace=False)
         if kind == "forbidden":
-            raise guard.ForbiddenAPIError(str(error.get("message", "")))
-        info = {k: error.get(k, "") for k in ("type", "typename", "message", "function", "line", "source", "file")}
-        info["kind"] = kind
+            raise guard.ForbiddenAPIError(cut(error.get("message", ""), "message"))
+        info = {k: cut(error.get(k, ""), k) for k in ("type", "typename", "message", "function", "source", "file")}
+        line = error.get("line", 0)
+        info["line"] = line if type(line) is int and 0 <= line < 10**7 else 0
+        info["kind"] = kind if kind in ("not_written", "exit", "exception") else "exception"
         if kind == "not_written":
             info["type"] = "NotImplementedError"
         info["function"] = info["function"] or label
@@ -306,9 +361,9 @@ class ProxyImpl:
 
     def _decode(self, value):
         if type(value) is dict and "__handle__" in value and "class" in value:
-            return RemoteObject(self, value["__handle__"], self._session.generation, str(value["class"]))
+            return RemoteObject(self, value["__handle__"], self._session.generation, cut(value["class"], "class"))
         if type(value) is dict and "__foreign__" in value:
-            return Foreign(str(value["__foreign__"]))
+            return Foreign(cut(value["__foreign__"], "foreign"))
         if type(value) in (list, tuple):
             items = [self._decode(v) for v in value]
             return items if type(value) is list else tuple(items)

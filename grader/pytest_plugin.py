@@ -76,16 +76,27 @@ class Impl:
                         f"(the tests call {name}).", pytrace=False)
 
 
-_cache: dict[tuple[str, str], object] = {}
+def suite_of(path: Path) -> str:
+    """The suite of a test file: "hidden" for tests/<topic>/test_hidden.py, "public" otherwise (the
+    same rule decides whether a record's message is shown to the student: Collector, feedback)."""
+    return "hidden" if "hidden" in Path(path).name else "public"
 
 
-def load_impl(topic: str, impl_option: str, sandbox: bool = False, timeout: float | None = None):
+_cache: dict[tuple, object] = {}
+
+
+def load_impl(topic: str, impl_option: str, sandbox: bool = False, timeout: float | None = None,
+              phase: str = "public"):
+    """The implementation of `topic`. In grading mode (`sandbox`) a proxy to the submission's worker
+    for `phase`: hidden tests get a worker of their own, never the one public tests use
+    (grader/proxy.py), so nothing seen in a hidden test reaches a public test's message."""
     folder = loader.resolve_impl(impl_option)
     key = (topic, str(folder))
     if sandbox:
         from grader.proxy import DEFAULT_TIMEOUT, ProxyImpl
+        key = (topic, str(folder), phase)
         if key not in _cache:
-            _cache[key] = ProxyImpl(topic, folder, timeout or DEFAULT_TIMEOUT)
+            _cache[key] = ProxyImpl(topic, folder, timeout or DEFAULT_TIMEOUT, phase)
         return _cache[key]
     if key not in _cache:
         path = loader.topic_file(topic, folder)
@@ -101,7 +112,7 @@ def impl(request):
     """The implementation under test of this test's topic (DESIGN rule 8)."""
     config = request.config
     return load_impl(topic_of(request.path), config.getoption("--impl"), config.getoption("--kata-sandbox"),
-                     config.getoption("--kata-timeout"))
+                     config.getoption("--kata-timeout"), suite_of(request.path))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -217,7 +228,7 @@ class Collector:
             path = Path(report.fspath) if report.fspath else Path(report.nodeid)
             self.records[report.nodeid] = {
                 "nodeid": report.nodeid, "topic": topic_of(paths.ROOT / path),
-                "suite": "hidden" if "hidden" in path.name else "public", "name": report.nodeid,
+                "suite": suite_of(path), "name": report.nodeid,
                 "points": 0.0, "outcome": "error", "message": report.longreprtext}
 
     def pytest_runtest_logreport(self, report):
@@ -225,7 +236,7 @@ class Collector:
         record = self.records.setdefault(report.nodeid, {
             "nodeid": report.nodeid,
             "topic": topic_of(paths.ROOT / path),
-            "suite": "hidden" if "hidden" in path.name else "public",
+            "suite": suite_of(path),
             "name": report.nodeid.split("::", 1)[-1],
             "points": dict(report.user_properties).get("points", 1.0),
             "outcome": "passed",

@@ -9,6 +9,17 @@ Anything else is a `WireError`, which the proxy reports as a broken reply. (torc
 `torch.load(weights_only=True)` is just as safe but costs about 0.5 ms per small message; a learner
 suite makes thousands of calls.)
 
+Bounds on what the trusted side reads (`loads`, as grader/sandbox.py calls it on every reply): the
+worker is the student's, so a reply can be anything its author writes to the channel. Without bounds
+a 511 MiB frame of empty dicts took 2.8 GiB and minutes of parsing in the trusted pytest process,
+outside any time limit. So a reply may hold at most MAX_REPLY bytes (refused from its header,
+before it is read; tensor data counts here), MAX_ITEMS values (containers, keys and scalars,
+counted while reading), MAX_DEPTH levels of nesting, and strings of at most MAX_STRING characters
+(longer ones are cut); reading it counts against the call's deadline (`loads(blob, deadline)`).
+The largest honest reply of all seven suites on the reference is 76,577 bytes, 9,573 values, 5
+levels and a 5,047-character string, far below every limit. The worker reads the trusted side's own
+requests (`recv`) with only the byte and depth limits: those come from the tests.
+
 Learner classes cross as handles (`{"__handle__": n}`), and instances of the project's provided
 classes (DESIGN rule 8) as `{"__provided__": "module:Class", "kwargs": {...}}`.
 """
@@ -16,10 +27,16 @@ classes (DESIGN rule 8) as `{"__provided__": "module:Class", "kwargs": {...}}`.
 from __future__ import annotations
 
 import struct
+import time
 
 import torch
 
-MAX_MESSAGE = 512 << 20  # bytes; a reply larger than this is refused (a memory bomb by return value)
+MAX_MESSAGE = 512 << 20  # bytes of any message (the worker's limit on the requests it reads)
+MAX_REPLY = 64 << 20     # bytes of a reply the trusted side reads: ~900x the largest honest reply
+MAX_ITEMS = 1_000_000    # values in one reply (each container, key and scalar is one): ~100x honest
+MAX_DEPTH = 40           # nesting of a reply: the worker's encoder stops at 32, plus the reply's envelope
+MAX_STRING = 1 << 20     # characters of one string in a reply; longer ones are cut (~200x honest)
+CHECK_EVERY = 4096       # values read between two looks at the clock
 _HEADER = struct.Struct("<Q")
 
 # Bound now, before any learner code could run in this process (the trusted side never runs any,
@@ -122,8 +139,19 @@ def _put_text(tag: bytes, text: str, out: list) -> None:
 
 
 class _Reader:
-    def __init__(self, blob: bytes):
+    def __init__(self, blob: bytes, deadline: float | None = None, max_items: int | None = None,
+                 max_depth: int = 64, max_string: int | None = None):
         self.blob, self.pos = blob, 0
+        self.deadline, self.max_items, self.max_depth, self.max_string = deadline, max_items, max_depth, max_string
+        self.items = 0
+
+    def count(self) -> None:
+        """One more value read: check the item limit, and every CHECK_EVERY values the deadline."""
+        self.items += 1
+        if self.max_items is not None and self.items > self.max_items:
+            raise WireError(f"a message of more than {self.max_items} values")
+        if self.deadline is not None and self.items % CHECK_EVERY == 0 and time.monotonic() > self.deadline:
+            raise WireError("a message that took longer than the time limit to read")
 
     def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.blob):
@@ -141,9 +169,16 @@ class _Reader:
     def text(self) -> str:
         return self.take(self.u32()).decode("utf-8", "surrogatepass")
 
+    def string(self) -> str:
+        text = self.text()
+        if self.max_string is not None and len(text) > self.max_string:
+            text = text[:self.max_string]
+        return text
+
     def value(self, depth: int = 0):
-        if depth > 64:
-            raise WireError("data nested more than 64 levels deep")
+        if depth > self.max_depth:
+            raise WireError(f"data nested more than {self.max_depth} levels deep")
+        self.count()
         tag = self.take(1)
         if tag == b"N":
             return None
@@ -159,7 +194,7 @@ class _Reader:
             real = _F64.unpack(self.take(8))[0]
             return complex(real, _F64.unpack(self.take(8))[0])
         if tag == b"s":
-            return self.text()
+            return self.string()
         if tag == b"b":
             return self.take(self.u32())
         if tag == b"D":
@@ -208,8 +243,15 @@ def dumps(obj) -> bytes:
     return b"".join(out)
 
 
-def loads(blob: bytes):
-    reader = _Reader(blob)
+def loads(blob: bytes, deadline: float | None = None, *, max_bytes: int | None = MAX_REPLY,
+          max_items: int | None = MAX_ITEMS, max_depth: int = MAX_DEPTH, max_string: int | None = MAX_STRING):
+    """The value in `blob`, read within the bounds above (None: no bound); WireError otherwise.
+
+    `deadline` is a time.monotonic() value: reading stops with a WireError once it has passed, so a
+    reply costs no more time than the call it answers was allowed."""
+    if max_bytes is not None and len(blob) > max_bytes:
+        raise WireError(f"a message of {len(blob)} bytes (the limit is {max_bytes})")
+    reader = _Reader(blob, deadline, max_items, max_depth, max_string)
     try:
         value = reader.value()
     except WireError:
@@ -243,4 +285,4 @@ def recv(stream):
     size = _HEADER.unpack(_read_exact(stream, _HEADER.size))[0]
     if size > MAX_MESSAGE:
         raise WireError(f"a message of {size} bytes (the limit is {MAX_MESSAGE})")
-    return loads(_read_exact(stream, size))
+    return loads(_read_exact(stream, size), max_bytes=MAX_MESSAGE, max_items=None, max_depth=64, max_string=None)

@@ -18,13 +18,23 @@ Replies: {"ok": True, "value": ..., "mutated": [[where, tensor], ...], "violatio
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
-import traceback
-from pathlib import Path
 
-import torch
+# First of all, before anything else is imported: when the grader runs as root, bubblewrap starts
+# this process as root with only CAP_SETUID and CAP_SETGID; switch to the unprivileged user it names
+# (grader/sandbox.py). Changing every uid away from 0 makes the kernel clear all capabilities.
+if os.environ.get("KATA_WORKER_IDS"):
+    _uid, _gid = (int(n) for n in os.environ.pop("KATA_WORKER_IDS").split(":"))
+    os.setgroups([])
+    os.setresgid(_gid, _gid, _gid)
+    os.setresuid(_uid, _uid, _uid)
+
+import importlib  # noqa: E402 - after the switch above, on purpose
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
 
 from grader import guard, loader, wire
 from grader.gradients import local_call_with_grads
@@ -40,6 +50,8 @@ class Worker:
         self.modules: dict[str, object] = {}
         self.handles: dict[int, object] = {}
         self.provided: dict[str, object] = {}
+        self.handle_topics: dict[int, str | None] = {}  # the topic whose call made each handle
+        self.topic: str | None = None  # the topic of the request in progress
         self.reported = 0
 
     # -- encoding ------------------------------------------------------------------------------
@@ -63,6 +75,7 @@ class Worker:
         if any(module == getattr(m, "__name__", None) for m in self.modules.values()):
             key = len(self.handles) + 1
             self.handles[key] = value
+            self.handle_topics[key] = self.topic
             return {"__handle__": key, "class": type(value).__qualname__}
         return {"__foreign__": f"{module}.{type(value).__qualname__}"}
 
@@ -126,7 +139,7 @@ class Worker:
         topic = req["topic"]
         if topic not in self.modules:
             try:
-                self.modules[topic] = loader.load_topic(topic, self.folder)
+                self.modules[topic] = loader.load_topic(topic, self.folder, escapes=False)
             except loader.LoadError as exc:
                 message = str(exc).replace(str(self.folder) + "/", "")
                 return {"ok": False, "error": {"kind": "load", "message": message}}
@@ -160,17 +173,32 @@ class Worker:
 
     def op_grads(self, req):
         fn = getattr(self.modules[req["topic"]], req["name"])
-        out, grads = local_call_with_grads(fn, self.decode(req["kwargs"]), tuple(req["wrt"]), req["grad_out"])
+        with guard.harness_call():  # the autograd the test asked for is the harness's, not the learner's
+            out, grads = local_call_with_grads(_armed(fn, req["topic"]), self.decode(req["kwargs"]),
+                                               tuple(req["wrt"]), req["grad_out"])
         return {"ok": True, "value": [self.encode(out), self.encode(grads)]}
 
     def handle(self, req) -> dict:
         op = getattr(self, f"op_{req['op']}")
-        try:
-            reply = op(req)
-        except BaseException as exc:  # noqa: BLE001 - everything the learner's code can throw
-            reply = {"ok": False, "error": self.error(exc)}
+        # Everything a request does may run the submission's code (its import, its functions, its
+        # properties, its __str__): the guard's traps are armed for the request's topic throughout.
+        topic = req.get("topic")
+        self.topic = topic if type(topic) is str else self.handle_topics.get(req.get("handle"))
+        with guard.learner_call(self.topic):
+            try:
+                reply = op(req)
+            except BaseException as exc:  # noqa: BLE001 - everything the learner's code can throw
+                reply = {"ok": False, "error": self.error(exc)}
         reply["violations"] = self.new_violations()
         return reply
+
+
+def _armed(fn, topic: str):
+    """`fn` with the guard's traps armed while it runs (inside a harness_call)."""
+    def call(*args, **kwargs):
+        with guard.learner_call(topic):
+            return fn(*args, **kwargs)
+    return call
 
 
 def _tensors(args, kwargs):
@@ -203,12 +231,32 @@ def _changed(before, args, kwargs) -> list:
     return changed
 
 
+def identity() -> dict:
+    """This process's uids and capability sets as the kernel shows them (/proc/self/status):
+    {"uid", "euid", "gid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+    "Seccomp"}, the capability sets as integers."""
+    found: dict = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid()}
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key.startswith("Cap"):
+                    found[key] = int(value.strip(), 16)
+                elif key in ("NoNewPrivs", "Seccomp"):
+                    found[key] = int(value.strip())
+    except OSError:
+        pass
+    return found
+
+
 def main() -> None:
     folder, in_fd, out_fd = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     source = os.fdopen(in_fd, "rb", buffering=0)
     sink = os.fdopen(out_fd, "wb")
+    guard.strict_calls()  # traps fire on the call state, never on file names the submission could fake
     worker = Worker(folder)
-    wire.send(sink, {"ready": True})  # before any learner code: the grader knows the sandbox works
+    # Before any learner code: the grader knows the sandbox works, and checks who it runs as.
+    wire.send(sink, {"ready": True, "identity": identity()})
     while True:
         try:
             req = wire.recv(source)

@@ -116,7 +116,7 @@ def learner(tmp_path):
     """A learner module loaded by the loader (which registers its file and installs the traps)."""
     (tmp_path / "adam.py").write_text(LEARNER, encoding="utf-8")
     guard.install_traps(OPTIM)
-    module = loader.load_topic("adam", tmp_path)
+    module = loader.load_topic("adam", tmp_path, escapes=False)  # the run-time layer on its own
     guard.register_learner_file(str((tmp_path / "adam.py").resolve()))
     return module
 
@@ -195,7 +195,7 @@ def test_tensor_method_trap_fires_only_for_learner_code(tmp_path):
     (tmp_path / "adam.py").write_text(
         "import torch\n\ndef grad_of_square(x):\n    x = x.detach().requires_grad_()\n"
         "    getattr(x * x, 'back' + 'ward')(torch.ones_like(x))\n    return x.grad\n", encoding="utf-8")
-    module = loader.load_topic("adam", tmp_path)
+    module = loader.load_topic("adam", tmp_path, escapes=False)  # the run-time layer on its own
     guard.install_traps(("torch.Tensor.backward",))
     guard.register_learner_file(str((tmp_path / "adam.py").resolve()))
     with pytest.raises(ForbiddenAPIError):
@@ -240,3 +240,92 @@ def test_printing_a_tensor_is_not_a_forbidden_autograd_call(tmp_path):
     before = len(guard.violations)
     assert "tensor" in module.show(torch.ones(2))
     assert len(guard.violations) == before
+
+
+# ---------------------------------------------------------------------------------------------------
+# Escape hatches (static) and grading mode's run-time traps
+
+ESCAPES = [
+    ("import sys\n", "import sys"),
+    ("import ctypes as c\n", "import ctypes"),
+    ("from importlib import import_module\n", "from importlib import"),
+    ("from . import adam\n", "a relative import"),
+    ("import torch.utils.cpp_extension\n", "import torch.utils.cpp_extension"),
+    ("import torch\nx = getattr(torch, 'op' + 'tim')\n", "getattr"),
+    ("exec(compile('x = 1', '/usr/lib/python3/x.py', 'exec'))\n", "exec"),
+    ("import torch\nf = torch.ops.aten._fused_adam_\n", ".ops"),
+    ("import torch\nf = [torch][0]._C\n", "._C"),
+    ("class A:\n    def f(self):\n        return self._fused_adam_\n", "._fused_adam_"),
+    ("import torch\nm = torch.nn.modules.module.sys\n", ".sys"),
+    ("g = (i for i in [1]).gi_frame.f_back\n", ".gi_frame"),
+    ("x = type(1).__subclasses__()\n", ".__subclasses__"),
+    ("import torch\nt = torch.load('w', weights_only=False)\n", "weights_only="),
+    ("import numpy\na = numpy.load('w', **{'allow_pickle': True})\n", "'allow_pickle'"),
+    ("import torch\nf = torch.compile(len)\n", "torch.compile"),
+]
+
+
+@pytest.mark.parametrize("source, named", ESCAPES, ids=[e[1] for e in ESCAPES])
+def test_escape_hatches_are_found(source, named):
+    """Each way of reaching objects by name, leaving the allowed libraries or reaching kernels is
+    reported with its line, and the sentence names it."""
+    uses = guard.find_escapes(source)
+    assert uses, source
+    assert named in guard.describe_escapes(uses, "adam.py")
+
+
+def test_ordinary_code_has_no_escape_hatches():
+    """What kata files really do passes: allowed imports, own private attributes and classes,
+    __init__ and __name__, shadowed builtin names, regex.compile, tensor .data."""
+    source = ("from __future__ import annotations\nimport math, heapq, collections\nimport regex\n"
+              "import torch\nimport torch.nn.functional as F\nfrom typing import Optional\n\n"
+              "class Adam:\n    def __init__(self, params):\n        super().__init__()\n"
+              "        self._moments = {}\n        self.params = list(params)\n\n"
+              "def f(x, vars=None):\n    finder = regex.compile('a|b')\n    compile = len\n"
+              "    return F.relu(x).data, type(x).__name__, compile([1]), Adam._moments, vars\n")
+    assert guard.find_escapes(source) == []
+
+
+def test_every_reference_and_stub_is_free_of_escape_hatches():
+    """The references (and so the stubs made from them) pass the escape check: it refuses nothing a
+    topic needs."""
+    from grader import catalog, paths
+    for topic in catalog.names():
+        for folder in (paths.SOLUTIONS, paths.EXERCISES):
+            source = (folder / f"{topic}.py").read_text(encoding="utf-8")
+            assert guard.find_escapes(source) == [], (folder.name, topic)
+
+
+@pytest.fixture
+def strict():
+    """Grading mode's trap decision (what grader/worker.py switches on), restored afterwards."""
+    saved = (guard._strict[0], list(guard._calls))
+    guard.strict_calls()
+    yield
+    guard._strict[0] = saved[0]
+    guard._calls[:] = saved[1]
+
+
+def test_strict_traps_ignore_file_names(strict):
+    """In grading mode a forbidden call fires inside a submission call even from code compiled
+    under a library's file name, and never outside one (the tests' own oracles)."""
+    guard.install_traps(OPTIM, "adam")
+    scope: dict = {"torch": torch}
+    code = compile("def step(p):\n    return torch.optim.SGD([p], lr=0.1)\n",
+                   torch.optim.__file__, "exec")  # looks like PyTorch's own file on the stack
+    exec(code, scope)
+    p = torch.zeros(2, requires_grad=True)
+    with guard.learner_call("adam"):
+        with pytest.raises(ForbiddenAPIError):
+            scope["step"](p)
+    assert isinstance(scope["step"](p), torch.optim.SGD)  # outside a submission call: the oracle's
+
+
+def test_strict_traps_let_tensor_printing_through(strict):
+    """torch's own tensor printing calls torch.autograd functions that backprop forbids: a learner's
+    print still works in grading mode, and a direct call is still caught."""
+    guard.install_traps(("torch.autograd",), "backprop")
+    with guard.learner_call("backprop"):
+        assert "tensor" in str(torch.ones(2, requires_grad=True) * 2)
+        with pytest.raises(ForbiddenAPIError):
+            torch.autograd.grad((torch.ones(1, requires_grad=True) * 2).sum(), [])

@@ -6,14 +6,17 @@ score when graded alone. Where bubblewrap works, reading or writing outside the 
 network are also proven closed; where it does not, the grader must say so (it warns).
 """
 
+import hashlib
 import json
+import os
+import shutil
 import socket
 import threading
 from pathlib import Path
 
 import pytest
 
-from grader import classgrade, hostile, paths, sandbox, stubs
+from grader import classgrade, hostile, loader, paths, sandbox, stubs
 from grader.mistakes import apply_patch
 
 TIMEOUT = 3.0  # seconds per call: the honest adam calls take milliseconds
@@ -75,9 +78,37 @@ def _scores(out: Path) -> dict:
     return {s["student"]: s for s in data["students"]}
 
 
+def _fingerprint() -> dict[str, str]:
+    """Hashes of what a submission that escaped would patch: the grader package and the bwrap binary."""
+    files = sorted(p for p in (paths.ROOT / "grader").rglob("*.py"))
+    bwrap = sandbox.find_bwrap()
+    if bwrap:
+        files.append(Path(bwrap))
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def _table(title: str, cases, together: dict, capsys) -> list[tuple]:
+    rows = []
+    for case in cases:
+        got = together[case.name]
+        rows.append((case.name, case.finding, got["total"]["points"], case.max_points, not got["grader_problem"]))
+    with capsys.disabled():
+        print(f"\n\n{title}")
+        print(f"{'case':20} {'finding':>7} {'points':>7} {'at most':>8}  grader survived")
+        for name, finding, points, expected, survived in rows:
+            print(f"{name:20} {finding or '-':>7} {points:7g} {expected:8g}  {'yes' if survived else 'NO'}")
+    return rows
+
+
 @pytest.mark.timeout(1800)
-def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys):
+def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys, monkeypatch):
+    """The whole corpus, graded twice: with every check (what an instructor runs), then the cases
+    that the sandbox and the run-time traps must stop on their own, with the static escape check
+    left out. Each case earns at most what its honest functions deserve, the grader survives
+    with exit status 0, the honest submissions score exactly what they score alone, and nothing
+    the grader runs (its package, the bwrap binary) has changed."""
     port, received = listener
+    before = _fingerprint()
     reference = stubs.strip_markers((paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"))
     from tests.adam.mutants import MUTANTS
     mutant = stubs.strip_markers(apply_patch((paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"),
@@ -92,24 +123,37 @@ def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys):
                                     quiet=True)
     together = _scores(tmp_path / "out")
     assert status == 0, [s["grader_problem"] for s in together.values() if s["grader_problem"]]
+    rows = _table("Hostile corpus, every check (adam topic, one class run, --jobs 2):", hostile.CASES,
+                  together, capsys)
 
-    rows = []
-    for case in hostile.CASES:
-        got = together[case.name]
-        rows.append((case.name, got["total"]["points"], case.max_points, not got["grader_problem"]))
-    with capsys.disabled():
-        print("\n\nHostile corpus (adam topic, one class run, --jobs 2):")
-        print(f"{'case':20} {'points':>7} {'expected':>9}  grader survived")
-        for name, points, expected, survived in rows:
-            print(f"{name:20} {points:7g} {expected:9g}  {'yes' if survived else 'NO'}")
+    # The cases the sandbox and the run-time traps must stop by themselves.
+    alone_cases = [c for c in hostile.CASES if c.layer == "any" and c.parses]
+    klass2 = tmp_path / "class-without-escape-check"
+    klass2.mkdir()
+    for case in alone_cases:
+        shutil.copytree(klass / case.name, klass2 / case.name)
+    _honest(klass2 / "honest-reference", reference)
+    monkeypatch.setenv(loader.SKIP_ESCAPES, "1")
+    status2 = classgrade.grade_class(klass2, tmp_path / "out2", jobs=2, timeout=TIMEOUT, topics=["adam"],
+                                     quiet=True)
+    monkeypatch.delenv(loader.SKIP_ESCAPES)
+    without = _scores(tmp_path / "out2")
+    assert status2 == 0, [s["grader_problem"] for s in without.values() if s["grader_problem"]]
+    rows2 = _table("The same cases without the static escape check (sandbox and run-time traps alone):",
+                   alone_cases, without, capsys)
+    assert without["honest-reference"]["total"]["points"] == 10.0
+
     isolated = sandbox.bwrap_usable() is not None
-    for case, (name, points, expected, survived) in zip(hostile.CASES, rows):
-        assert survived, name
-        if case.isolation and not isolated:
-            continue  # without bubblewrap nothing stops reading files or the network (and it warns)
-        assert points <= expected, f"{name} earned {points}, more than its honest functions deserve ({expected})"
+    for cases, table in ((hostile.CASES, rows), (alone_cases, rows2)):
+        for case, (name, _finding, points, expected, survived) in zip(cases, table):
+            assert survived, name
+            if case.isolation and not isolated:
+                continue  # without bubblewrap nothing stops reading files or the network (and it warns)
+            assert points <= expected, f"{name} earned {points}, more than its honest functions deserve ({expected})"
     assert together["prints-megabytes"]["total"]["points"] == 10.0  # printing is not punished
+    assert without["prints-megabytes"]["total"]["points"] == 10.0
     assert together["honest-reference"]["total"]["points"] == 10.0
+    assert _fingerprint() == before, "a submission changed the grader or the bwrap binary"
 
     # The honest submissions alone: exactly the same scores, test by test.
     for name in ("honest-reference", "honest-mutant"):
@@ -131,3 +175,22 @@ def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys):
         for files in escape_files.values():
             for path in files:
                 path.unlink(missing_ok=True)
+
+
+def test_worker_runs_unprivileged(capsys):
+    """The worker reports its identity before any submission code runs; whoever runs the grader
+    (root included), it is not root and holds no capability, and its seccomp filter is on."""
+    worker = sandbox.WorkerProcess(paths.SOLUTIONS)
+    try:
+        identity = worker.identity
+    finally:
+        worker.kill()
+    with capsys.disabled():
+        shown = {k: (hex(v) if k.startswith("Cap") else v) for k, v in identity.items()}
+        print(f"\nworker identity (grader uid {os.geteuid()}, bubblewrap {worker.sandboxed}): {shown}")
+    assert identity["uid"] != 0 and identity["euid"] != 0
+    assert identity["CapEff"] == identity["CapPrm"] == identity["CapAmb"] == 0
+    assert identity.get("Seccomp") == 2
+    assert sandbox.refusal(identity) is None
+    assert sandbox.refusal(dict(identity, uid=0)) == "it still runs as root"
+    assert "CapEff" in sandbox.refusal(dict(identity, CapEff=1 << 21))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import grader.paths
-from grader import catalog, runner, scoring
+from grader import catalog, loader, runner, scoring
 from grader.pytest_plugin import Impl, Unusable, load_impl, topic_of
 
 Failed = pytest.fail.Exception
@@ -172,6 +172,9 @@ def records(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(grader.paths, "ROOT", root)  # the run's rootdir: node ids are relative to it
         patch.setattr(grader.paths, "topic_tests", lambda topic: suite / topic)
+        # The fake learner hides torch.optim behind getattr to reach the run-time traps, which the
+        # static escape check would refuse first (grader/tests/test_guard.py tests that check).
+        patch.setenv(loader.SKIP_ESCAPES, "1")
         status, found = runner.run_inprocess(["adam"], str(learner), "public", ["--import-mode=importlib"],
                                              quiet=True)
     assert status == 1  # some tests failed
