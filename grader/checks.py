@@ -1,4 +1,4 @@
-"""Comparisons that fail with a sentence a learner can act on (DESIGN rules 5 and 7).
+"""Comparisons that fail with a sentence a learner can act on (docs/design.md rules 5 and 7).
 
 Order of checks: type, shape, dtype, non-finite values, then values with the worst element, its
 index and its error. Every call states its tolerance and why. When the learner's output is close to
@@ -38,6 +38,17 @@ def fail(message: str) -> None:
 
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
+
+
+def _fmt_pair(got: float, expected: float) -> tuple[str, str]:
+    """`got` and `expected` as short as 6 significant digits allow, with more digits (up to 17,
+    enough to tell any two float64 apart) while the two strings would read the same although the
+    values differ: "got 1.9000001, expected 1.9", never "got 1.9, expected 1.9"."""
+    for digits in range(6, 18):
+        g, e = f"{got:.{digits}g}", f"{expected:.{digits}g}"
+        if g != e or got == expected or (got != got and expected != expected):
+            break
+    return g, e
 
 
 def is_close(actual, expected: _Tensor, rtol: float, atol: float) -> bool:
@@ -107,9 +118,10 @@ def check_tensor(
     if bool(bad_finite.any()):
         found = matching_mistakes(actual, near, rtol, atol)
         index = tuple(int(i) for i in _unravel(_argmax(bad_finite.to(torch.uint8)), a.shape))
+        got, want = _fmt_pair(float(a[index]), float(e[index]))
         fail(f"{where}: {int(bad_finite.sum())} of {a.numel()} values are NaN or infinite where "
-             f"finite values are expected; first at index {index}: got {_fmt(float(a[index]))}, "
-             f"expected {_fmt(float(e[index]))}." + _mistake_note(found))
+             f"finite values are expected; first at index {index}: got {got}, "
+             f"expected {want}." + _mistake_note(found))
     if a.numel() == 0:
         return
     # Non-finite expected values must be matched exactly (inf by inf of the same sign, NaN by NaN).
@@ -126,9 +138,10 @@ def check_tensor(
         flat = int(_argmax(excess))
         index = tuple(int(i) for i in _unravel(torch.tensor(flat), a.shape))
         count = int((excess > 0).sum())
+        got, want = _fmt_pair(float(a[index]), float(e[index]))
         fail(f"{where}: {count} of {a.numel()} values are wrong beyond the tolerance "
              f"(|got - expected| <= {atol:g} + {rtol:g} * |expected|). Worst at index {index}: "
-             f"got {_fmt(float(a[index]))}, expected {_fmt(float(e[index]))}, "
+             f"got {got}, expected {want}, "
              f"error {_fmt(float(error[index]))}." + _mistake_note(found))
 
 

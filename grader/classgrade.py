@@ -1,4 +1,4 @@
-"""`python -m grader grade SUBMISSIONS --out DIR`: grade a class in grading mode (DESIGN, grading model).
+"""`python -m grader grade SUBMISSIONS --out DIR`: grade a class in grading mode (docs/design.md, grading model).
 
 SUBMISSIONS is a folder with one entry per student (a folder or a .zip holding topic files at its
 top or under `exercises/`, possibly inside one top-level folder), or a single submission folder.

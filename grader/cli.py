@@ -11,6 +11,7 @@
     topics
     gradescope [OUT.zip]         the Gradescope autograder bundle (default autograder.zip)
     bench TOPIC                  the topic's benchmark (bench/TOPIC.py), ratios from one run
+    margins [TOPIC]              the share of its tolerance correct code uses, per test
     demo TOPIC [--impl DIR]      the topic's demonstration (demos/TOPIC.py) on your functions
 
 Bad input (unknown topic, missing folder or file) gets one sentence, the list of topics and exit
@@ -228,6 +229,15 @@ def _script(kind: str, folder: str, args, extra: list[str]) -> int:
     return subprocess.run(cmd, cwd=paths.ROOT, env=env).returncode
 
 
+def cmd_margins(args) -> int:
+    """Run the suites on the reference and every alternative; print the worst share of its
+    tolerance any of them uses, per test (grader/margins.py). Exit 1 above half a tolerance."""
+    from grader import margins
+    if not paths.SOLUTIONS.is_dir():
+        raise UsageError("margins needs the references (solutions/), which a class release does not have.")
+    return margins.run(_topic(args.topic))
+
+
 def cmd_bench(args) -> int:
     extra = list(args.pytest_args)
     if not any(a == "--impl" or a.startswith("--impl=") for a in extra) and not paths.SOLUTIONS.is_dir():
@@ -279,12 +289,14 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="a topic's demonstration, run on your functions")
     m.add_argument("topic", nargs="?")
     m.add_argument("--impl", default="exercises")
+    mg = sub.add_parser("margins", help="the share of its tolerance correct code uses, per test")
+    mg.add_argument("topic", nargs="?")
     return p
 
 
 COMMANDS = {"test": cmd_test, "grade": cmd_grade, "hint": cmd_hint, "diff": cmd_diff,
             "stubs": cmd_stubs, "check": cmd_check, "release": cmd_release, "topics": cmd_topics,
-            "bench": cmd_bench, "demo": cmd_demo, "gradescope": cmd_gradescope}
+            "bench": cmd_bench, "demo": cmd_demo, "gradescope": cmd_gradescope, "margins": cmd_margins}
 
 
 def main(argv: list[str] | None = None) -> int:

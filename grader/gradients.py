@@ -1,4 +1,4 @@
-"""Gradients through a learner's function, as data (DESIGN rule 8).
+"""Gradients through a learner's function, as data (docs/design.md rule 8).
 
 A test that needs the gradient of a learner's function (attention, for instance) must not run
 autograd across the `impl` boundary itself: in grading mode the function runs in a sandboxed worker

@@ -1,4 +1,4 @@
-"""From-scratch guard (DESIGN rule 6): a topic's forbidden APIs, checked twice.
+"""From-scratch guard (docs/design.md rule 6): a topic's forbidden APIs, checked twice.
 
 1. Statically: `find_forbidden(source, forbidden)` parses the learner's module and resolves every
    dotted reference through the module's imports (`import torch.nn.functional as F; F.conv2d` is

@@ -1,4 +1,4 @@
-"""Known mistakes (DESIGN rule 3), the mutants that commit them, and valid alternatives.
+"""Known mistakes (docs/design.md rule 3), the mutants that commit them, and valid alternatives.
 
 Each topic has two files:
 

@@ -1,4 +1,4 @@
-"""The trusted side of grading mode: `impl` as a proxy to a sandboxed worker (DESIGN rule 8).
+"""The trusted side of grading mode: `impl` as a proxy to a sandboxed worker (docs/design.md rule 8).
 
 `ProxyImpl(topic, folder)` looks like the learner's module to a test: `impl.adam_step(...)` sends
 the arguments to the submission's worker (grader/worker.py, started by grader/sandbox.py), and

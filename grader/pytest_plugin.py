@@ -5,7 +5,7 @@ Loaded by `tests/conftest.py` for every topic's suite. Options:
     --impl DIR          folder holding the implementation (`exercises`, `solutions` or a path)
     --kata-report FILE  write one JSON record per test (used by `python -m grader check`)
 
-DESIGN rule 8: learner code is reached only through `impl`, an object whose attributes are the
+docs/design.md rule 8: learner code is reached only through `impl`, an object whose attributes are the
 learner module's. Failures raised inside learner code are rewritten into one sentence (a stub that
 is not written yet, an exception with its line in the learner's file, a forbidden API).
 """
@@ -28,12 +28,17 @@ def pytest_addoption(parser):
     group.addoption("--kata-sandbox", action="store_true",
                     help="grading mode: run the implementation in a sandboxed worker (grader/proxy.py)")
     group.addoption("--kata-timeout", type=float, default=None, help="grading mode: seconds per call")
+    group.addoption("--kata-margins", default=None,
+                    help="record the share of its tolerance each comparison uses (grader/margins.py)")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): weight of this test in the topic's score (default 1)")
     if config.getoption("--kata-report"):
         config.pluginmanager.register(Collector(), "kata-collector")
+    if config.getoption("--kata-margins"):
+        from grader.margins import Recorder
+        config.pluginmanager.register(Recorder(config.getoption("--kata-margins")), "kata-margins")
 
 
 def pytest_collection_modifyitems(items):
@@ -109,7 +114,7 @@ def load_impl(topic: str, impl_option: str, sandbox: bool = False, timeout: floa
 
 @pytest.fixture
 def impl(request):
-    """The implementation under test of this test's topic (DESIGN rule 8)."""
+    """The implementation under test of this test's topic (docs/design.md rule 8)."""
     config = request.config
     return load_impl(topic_of(request.path), config.getoption("--impl"), config.getoption("--kata-sandbox"),
                      config.getoption("--kata-timeout"), suite_of(request.path))

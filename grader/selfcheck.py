@@ -1,4 +1,4 @@
-"""`python -m grader check`: prove the suites honest (DESIGN rules 1-3, 8), as `make check` runs it.
+"""`python -m grader check`: prove the suites honest (docs/design.md rules 1-3, 8), as `make check` runs it.
 
 For every topic in the catalog:
   - the committed stub equals the one generated from the reference (rule 1);

@@ -1,4 +1,4 @@
-"""Generate a learner's stub from a reference solution (DESIGN rule 1: single source).
+"""Generate a learner's stub from a reference solution (docs/design.md rule 1: single source).
 
 Code between a line `### BEGIN SOLUTION` and a line `### END SOLUTION` (the nbgrader markers) is
 replaced by

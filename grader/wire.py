@@ -21,7 +21,7 @@ levels and a 5,047-character string, far below every limit. The worker reads the
 requests (`recv`) with only the byte and depth limits: those come from the tests.
 
 Learner classes cross as handles (`{"__handle__": n}`), and instances of the project's provided
-classes (DESIGN rule 8) as `{"__provided__": "module:Class", "kwargs": {...}}`.
+classes (docs/design.md rule 8) as `{"__provided__": "module:Class", "kwargs": {...}}`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every topic's suite gets the `impl` fixture, points and readable failures from the harness.
 
-See grader/pytest_plugin.py. Tests reach learner code only through `impl` (DESIGN rule 8).
+See grader/pytest_plugin.py. Tests reach learner code only through `impl` (docs/design.md rule 8).
 """
 
 from grader.pytest_plugin import (  # noqa: F401  (pytest finds hooks and fixtures by name)

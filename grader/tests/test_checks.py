@@ -1,4 +1,4 @@
-"""Comparisons that fail with teaching sentences (grader/checks.py): DESIGN rules 5 and 7."""
+"""Comparisons that fail with teaching sentences (grader/checks.py): docs/design.md rules 5 and 7."""
 
 import pytest
 import torch
@@ -72,6 +72,37 @@ def test_value_error_reports_worst_index_and_tolerance():
     assert "2 of 6 values are wrong beyond the tolerance" in message
     assert "(|got - expected| <= 1e-06 + 0.001 * |expected|)" in message
     assert "Worst at index (1, 2): got 5.5, expected 5, error 0.5." in message
+
+
+def test_values_differing_in_later_digits_are_printed_apart():
+    """Two values that read the same at 6 significant digits get more digits, never "got 1.9, expected 1.9"."""
+    expected = torch.tensor([1.9], dtype=f64)
+    message = failure(torch.tensor([1.9000000001], dtype=f64), expected, rtol=0.0, atol=0.0)
+    assert "Worst at index (0,): got 1.9000000001, expected 1.9, error 1e-10." in message
+
+
+def test_neighbouring_floats_are_printed_apart():
+    """The smallest difference there is (adjacent float64 or float32 values) still shows in the digits."""
+    one = torch.tensor([1.0], dtype=f64)
+    message = failure(torch.nextafter(one, one + 1), one, rtol=0.0, atol=0.0)
+    assert "got 1.0000000000000002, expected 1," in message
+    expected = torch.tensor([1.9], dtype=f32)
+    actual = torch.nextafter(expected, expected + 1)
+    message = failure(actual, expected, rtol=0.0, atol=0.0)
+    assert "got 1.9000001, expected 1.9," in message
+
+
+def test_printed_values_differ_whenever_the_values_do():
+    """For any two different finite values, the printed got and expected differ; equal ones print alike."""
+    from grader.checks import _fmt_pair
+    pairs = [(1.9000000001, 1.9), (1.0 + 2 ** -52, 1.0), (123456.6, 123456.7), (1e-300, 1.0000000000001e-300),
+             (-2.5, -2.5000000000000004), (float("inf"), 1e308), (float("nan"), 5.0)]
+    for got, expected in pairs:
+        g, e = _fmt_pair(got, expected)
+        assert g != e, (got, expected, g)
+    assert _fmt_pair(123456.6, 123456.7) == ("123456.6", "123456.7")  # one digit more, not 17
+    assert _fmt_pair(5.5, 5.0) == ("5.5", "5")  # short forms stay short
+    assert _fmt_pair(1.9, 1.9) == ("1.9", "1.9")
 
 
 def test_worst_is_measured_against_the_allowed_error():

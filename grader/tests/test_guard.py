@@ -1,4 +1,4 @@
-"""The from-scratch guard (grader/guard.py): DESIGN rule 6, checked statically and at run time.
+"""The from-scratch guard (grader/guard.py): docs/design.md rule 6, checked statically and at run time.
 
 The run-time traps are global to the process once installed; that is how the harness uses them too.
 """

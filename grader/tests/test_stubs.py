@@ -1,4 +1,4 @@
-"""The stub generator (grader/stubs.py): DESIGN rule 1, the stub is made from the reference."""
+"""The stub generator (grader/stubs.py): docs/design.md rule 1, the stub is made from the reference."""
 
 import pytest
 

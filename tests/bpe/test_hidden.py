@@ -25,7 +25,7 @@ PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN, None: None}
 
 
 def _load_reference():
-    """solutions/bpe.py, imported under a private name (hidden tests only: DESIGN rule 4)."""
+    """solutions/bpe.py, imported under a private name (hidden tests only: docs/design.md rule 4)."""
     spec = importlib.util.spec_from_file_location("_bpe_reference_for_hidden_tests", paths.SOLUTIONS / "bpe.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

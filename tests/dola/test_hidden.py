@@ -33,7 +33,7 @@ def _one_thread():
 
 
 def _reference():
-    """The reference solution (solutions/dola.py), the oracle of last resort (DESIGN rule 4)."""
+    """The reference solution (solutions/dola.py), the oracle of last resort (docs/design.md rule 4)."""
     return load_impl("dola", "solutions")
 
 
