@@ -14,7 +14,8 @@ the same slice (`--slow-chars N` changes the slice, `--slow-chars 0` skips it, `
 Cross-checks, from the same run: train_fast and tokenizers make the same number of merges; on the
 same corpus with its whitespace and non-ASCII characters removed (where tokenizers breaks ties
 between equally frequent pairs as this kata does) the very same merges; train equals train_fast on
-the slice. Each timing is the best of `--repeat` runs (default 3; 1 for the slow train); the ratios use wall-clock time, and the CPU
+the slice. Each timing is the best of `--repeat` runs (default 3; 1 for the slow train); the ratios use
+wall-clock time, and the CPU
 time (all threads) is printed next to it, since the Rust trainer runs on every core.
 """
 
@@ -65,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impl", default="solutions", help="folder holding bpe.py (default solutions/)")
     parser.add_argument("--chars", type=int, default=1_000_000, help="corpus size in characters")
     parser.add_argument("--vocab", type=int, default=1000, help="vocabulary size (256 bytes included)")
-    parser.add_argument("--slow-chars", type=int, default=100_000,
-                        help="characters for the slow train (0 skips it; default 100000)")
+    parser.add_argument(
+        "--slow-chars", type=int, default=100_000, help="characters for the slow train (0 skips it; default 100000)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing, best kept (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     args = parser.parse_args(argv)
@@ -83,11 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     text = english_like(args.chars, args.seed)
     made = time.perf_counter() - start
     size = len(text.encode("utf-8"))
-    print(f"BPE benchmark: {loader.display(loader.topic_file('bpe', folder))} against tokenizers "
-          f"{tokenizers.__version__} (Rust), Python {sys.version.split()[0]}, {os.cpu_count()} CPU cores")
-    print(f"Corpus: english_like({args.chars}, seed={args.seed}): {len(text):,} characters, {size:,} "
-          f"UTF-8 bytes (generated in {made:.2f} s). GPT-2 split pattern, vocab_size {args.vocab} "
-          f"({args.vocab - 256} merges at most). Best of {args.repeat} runs.\n")
+    print(
+        f"BPE benchmark: {loader.display(loader.topic_file('bpe', folder))} against tokenizers "
+        f"{tokenizers.__version__} (Rust), Python {sys.version.split()[0]}, {os.cpu_count()} CPU cores"
+    )
+    print(
+        f"Corpus: english_like({args.chars}, seed={args.seed}): {len(text):,} characters, {size:,} "
+        f"UTF-8 bytes (generated in {made:.2f} s). GPT-2 split pattern, vocab_size {args.vocab} "
+        f"({args.vocab - 256} merges at most). Best of {args.repeat} runs.\n"
+    )
 
     rows = []
     t_rust, rust, cpu_rust = best_time(lambda: tokenizers_merges(text, args.vocab), args.repeat)
@@ -99,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     slow = fast_part = None
     t_rust_part = 0.0
     if args.slow_chars > 0:
-        part = text[:args.slow_chars]
+        part = text[: args.slow_chars]
         part_mb = f"{len(part.encode('utf-8')) / 1e6:.2f} MB"
         t_rust_part, rust_part, cpu_part = best_time(lambda: tokenizers_merges(part, args.vocab), args.repeat)
         rows.append(("tokenizers BpeTrainer (Rust)", part_mb, t_rust_part, cpu_part, len(rust_part)))
-        fast_part = run_learner("train_fast on the slice",
-                                lambda: bpe.train_fast(part, args.vocab, GPT2_PATTERN), args.repeat)
+        fast_part = run_learner(
+            "train_fast on the slice", lambda: bpe.train_fast(part, args.vocab, GPT2_PATTERN), args.repeat
+        )
         if fast_part:
             rows.append(("train_fast", part_mb, fast_part[0], fast_part[2], len(fast_part[1])))
         slow = run_learner("train", lambda: bpe.train(part, args.vocab, GPT2_PATTERN), 1)
@@ -121,19 +128,22 @@ def main(argv: list[str] | None = None) -> int:
         ratio = fast[0] / t_rust
         met = ratio <= GOAL
         ok &= met
-        print(f"train_fast / Rust trainer on the whole corpus: {ratio:.1f}x (wall clock; "
-              f"{fast[2] / max(cpu_rust, 1e-9):.1f}x in CPU time, the Rust trainer using every core). "
-              f"Goal: within {GOAL:.0f}x: {'met' if met else 'NOT met'}.")
+        print(
+            f"train_fast / Rust trainer on the whole corpus: {ratio:.1f}x (wall clock; "
+            f"{fast[2] / max(cpu_rust, 1e-9):.1f}x in CPU time, the Rust trainer using every core). "
+            f"Goal: within {GOAL:.0f}x: {'met' if met else 'NOT met'}."
+        )
     if args.slow_chars <= 0:
         print("The slow train was skipped (--slow-chars 0).")
     elif slow:
         first = f"first {args.slow_chars:,} characters" if args.slow_chars < len(text) else "whole corpus"
-        print(f"On the {first} (--slow-chars; the slow train recounts every pair in every round, "
-              f"minutes on 1 MB):")
+        print(f"On the {first} (--slow-chars; the slow train recounts every pair in every round, minutes on 1 MB):")
         print(f"  train / Rust trainer: {slow[0] / t_rust_part:.0f}x;", end="")
         if fast_part:
-            print(f" train / train_fast: {slow[0] / fast_part[0]:.0f}x; "
-                  f"train_fast / Rust trainer: {fast_part[0] / t_rust_part:.1f}x.")
+            print(
+                f" train / train_fast: {slow[0] / fast_part[0]:.0f}x; "
+                f"train_fast / Rust trainer: {fast_part[0] / t_rust_part:.1f}x."
+            )
         else:
             print()
 
@@ -147,10 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             agree = sum(1 for a, b in zip(as_bytes(fast[1]), rust) if a == b)
         except (TypeError, ValueError, IndexError, KeyError):
             agree = 0  # not a well-formed merges dict: the tests say what is wrong with it
-        print(f"  merge count, train_fast vs tokenizers: {len(fast[1])} and {len(rust)}: "
-              f"{'equal' if same else 'DIFFERENT'}; {agree} are the same merge at the same place (the "
-              f"lists part at ties, which tokenizers breaks in another byte order: it sorts the space "
-              f"after the letters).")
+        print(
+            f"  merge count, train_fast vs tokenizers: {len(fast[1])} and {len(rust)}: "
+            f"{'equal' if same else 'DIFFERENT'}; {agree} are the same merge at the same place (the "
+            f"lists part at ties, which tokenizers breaks in another byte order: it sorts the space "
+            f"after the letters)."
+        )
         plain = no_whitespace(text)
         plain_fast = bpe.train_fast(plain, args.vocab, GPT2_PATTERN)
         plain_rust = tokenizers_merges(plain, args.vocab)
@@ -159,14 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         except (TypeError, ValueError, IndexError, KeyError):
             same = False
         ok &= same
-        print(f"  the corpus without whitespace and non-ASCII ({len(plain):,} characters), where ties "
-              f"break alike: train_fast and tokenizers make {'the same' if same else 'DIFFERENT'} "
-              f"{len(plain_fast)} merges.")
+        print(
+            f"  the corpus without whitespace and non-ASCII ({len(plain):,} characters), where ties "
+            f"break alike: train_fast and tokenizers make {'the same' if same else 'DIFFERENT'} "
+            f"{len(plain_fast)} merges."
+        )
     if slow and fast_part:
         same = slow[1] == fast_part[1]
         ok &= same
-        print(f"  train vs train_fast on the slice: {'identical' if same else 'DIFFERENT'} merges "
-              f"({len(slow[1])}).")
+        print(f"  train vs train_fast on the slice: {'identical' if same else 'DIFFERENT'} merges ({len(slow[1])}).")
     return 0 if ok else 1
 
 

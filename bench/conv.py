@@ -65,8 +65,9 @@ def main(argv=None) -> int:
     except NotImplementedError:
         print(f"{folder / 'conv.py'}: conv2d or conv2d_backward is not written yet.")
         return 1
-    worst = max(float((a - e).abs().max() / e.abs().max()) for a, e in
-                zip((mine[0], *mine[1]), (theirs[0], *theirs[1])))
+    worst = max(
+        float((a - e).abs().max() / e.abs().max()) for a, e in zip((mine[0], *mine[1]), (theirs[0], *theirs[1]))
+    )
     for _ in range(2):  # warm-up: allocator, thread pool, first autograd call
         by_hand(), by_torch()
     times = {"kata": [], "torch": []}
@@ -77,8 +78,10 @@ def main(argv=None) -> int:
             times[name].append(time.perf_counter() - start)
     kata_ms, torch_ms = (statistics.median(times[k]) * 1e3 for k in ("kata", "torch"))
     ratio = kata_ms / torch_ms
-    print(f"conv2d forward + backward, x (32, 16, 32, 32), 32 filters 3x3, padding 1, float32, "
-          f"{torch.get_num_threads()} threads, median of {args.repeat}:")
+    print(
+        f"conv2d forward + backward, x (32, 16, 32, 32), 32 filters 3x3, padding 1, float32, "
+        f"{torch.get_num_threads()} threads, median of {args.repeat}:"
+    )
     label = f"{folder.name}/conv.py (conv2d + conv2d_backward):"
     print(f"  {label:<52} {kata_ms:8.2f} ms")
     print(f"  {'F.conv2d + autograd backward:':<52} {torch_ms:8.2f} ms")

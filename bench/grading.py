@@ -60,9 +60,19 @@ def inprocess(folder: Path) -> float:
     files = [f for t in topics for f in runner.test_files(t, "all")]
     if files:
         import subprocess
+
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "pytest", *files, f"--impl={folder}", f"--rootdir={paths.ROOT}",
-                   f"--kata-report={tmp}/r.json", *runner.QUIET_PLUGINS, "-q"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pytest",
+                *files,
+                f"--impl={folder}",
+                f"--rootdir={paths.ROOT}",
+                f"--kata-report={tmp}/r.json",
+                *runner.QUIET_PLUGINS,
+                "-q",
+            ]
             subprocess.run(cmd, cwd=paths.ROOT, capture_output=True)
     return time.time() - start
 
@@ -75,8 +85,11 @@ def main() -> int:
     parser.add_argument("--impl", help="ignored (the benchmark generates its own submissions)")
     args = parser.parse_args()
     if not paths.SOLUTIONS.is_dir() or not all((paths.TESTS / t / "mutants.py").is_file() for t in catalog.names()):
-        print("This benchmark builds submissions from solutions/ and the mutants: it runs in the project, "
-              "not in a released copy.", file=sys.stderr)
+        print(
+            "This benchmark builds submissions from solutions/ and the mutants: it runs in the project, "
+            "not in a released copy.",
+            file=sys.stderr,
+        )
         return 2
     with tempfile.TemporaryDirectory(prefix="kata-bench-grading-") as tmp:
         klass = Path(tmp) / "class"
@@ -90,10 +103,13 @@ def main() -> int:
             per = list(pool.map(inprocess, subs))
         plain = time.time() - start
         import json
+
         data = json.loads((Path(tmp) / "out" / "grades.json").read_text())
         seconds = [s["seconds"] for s in data["students"]]
-    print(f"sandboxed grading: {sandboxed:.1f} s in all, {sum(seconds) / len(seconds):.2f} s per submission "
-          f"(exit status {status})")
+    print(
+        f"sandboxed grading: {sandboxed:.1f} s in all, {sum(seconds) / len(seconds):.2f} s per submission "
+        f"(exit status {status})"
+    )
     print(f"in-process pytest: {plain:.1f} s in all, {sum(per) / len(per):.2f} s per submission")
     print(f"ratio sandboxed / in-process: {sandboxed / plain:.2f} (goal: at most 1.5)")
     return 0

@@ -27,8 +27,10 @@ if str(ROOT) not in sys.path:
 
 from grader.loader import LoadError, load_topic, resolve_impl  # noqa: E402
 
-INSTALL = ("This demonstration needs scikit-learn for its 8x8 digits data set; install it with "
-           "`.venv/bin/pip install scikit-learn` and run `make demo topic=conv` again.")
+INSTALL = (
+    "This demonstration needs scikit-learn for its 8x8 digits data set; install it with "
+    "`.venv/bin/pip install scikit-learn` and run `make demo topic=conv` again."
+)
 
 
 def load_digits_tensors(seed: int):
@@ -55,20 +57,23 @@ class TinyCNN:
             return torch.randn(*shape, generator=gen) * (2.0 / fan_in) ** 0.5
 
         self.params = {
-            "w1": he(8, 1, 3, 3, fan_in=9), "b1": torch.zeros(8),
-            "w2": he(16, 8, 3, 3, fan_in=72), "b2": torch.zeros(16),
-            "w3": he(10, 64, fan_in=64), "b3": torch.zeros(10),
+            "w1": he(8, 1, 3, 3, fan_in=9),
+            "b1": torch.zeros(8),
+            "w2": he(16, 8, 3, 3, fan_in=72),
+            "b2": torch.zeros(16),
+            "w3": he(10, 64, fan_in=64),
+            "b3": torch.zeros(10),
         }
 
     def forward(self, x):
         c, p = self.conv, self.params
-        z1 = c.conv2d(x, p["w1"], p["b1"], padding=1)          # (B, 8, 8, 8)
+        z1 = c.conv2d(x, p["w1"], p["b1"], padding=1)  # (B, 8, 8, 8)
         a1 = torch.relu(z1)
-        h1 = c.max_pool2d(a1, 2)                               # (B, 8, 4, 4)
-        z2 = c.conv2d(h1, p["w2"], p["b2"], padding=1)         # (B, 16, 4, 4)
+        h1 = c.max_pool2d(a1, 2)  # (B, 8, 4, 4)
+        z2 = c.conv2d(h1, p["w2"], p["b2"], padding=1)  # (B, 16, 4, 4)
         a2 = torch.relu(z2)
-        h2 = c.avg_pool2d(a2, 2)                               # (B, 16, 2, 2)
-        flat = h2.reshape(len(x), -1)                          # (B, 64)
+        h2 = c.avg_pool2d(a2, 2)  # (B, 16, 2, 2)
+        flat = h2.reshape(len(x), -1)  # (B, 64)
         logits = flat @ p["w3"].T + p["b3"]
         return logits, (x, z1, a1, h1, z2, a2, h2, flat)
 
@@ -126,8 +131,10 @@ def main(argv=None) -> int:
     x_train, y_train, x_test, y_test = load_digits_tensors(args.seed)
     model = TinyCNN(conv, args.seed)
     velocity = {k: torch.zeros_like(v) for k, v in model.params.items()}
-    print(f"Tiny CNN on scikit-learn's 8x8 digits ({len(y_train)} training, {len(y_test)} test images), "
-          f"using {folder.name}/conv.py")
+    print(
+        f"Tiny CNN on scikit-learn's 8x8 digits ({len(y_train)} training, {len(y_test)} test images), "
+        f"using {folder.name}/conv.py"
+    )
     try:
         print(f"before training: test accuracy {accuracy(model, x_test, y_test):6.1%}")
         gen = torch.Generator().manual_seed(args.seed + 1)
@@ -135,7 +142,7 @@ def main(argv=None) -> int:
             start, losses = time.perf_counter(), []
             order = torch.randperm(len(y_train), generator=gen)
             for first in range(0, len(order), args.batch):
-                batch = order[first:first + args.batch]
+                batch = order[first : first + args.batch]
                 logits, saved = model.forward(x_train[batch])
                 loss, grad_logits = cross_entropy(logits, y_train[batch])
                 grads = model.backward(grad_logits, saved)
@@ -143,11 +150,15 @@ def main(argv=None) -> int:
                     velocity[k] = 0.9 * velocity[k] + g
                     model.params[k] = model.params[k] - args.lr * velocity[k]
                 losses.append(loss)
-            print(f"epoch {epoch:2d}: training loss {sum(losses) / len(losses):.3f}, "
-                  f"test accuracy {accuracy(model, x_test, y_test):6.1%} ({time.perf_counter() - start:.1f} s)")
+            print(
+                f"epoch {epoch:2d}: training loss {sum(losses) / len(losses):.3f}, "
+                f"test accuracy {accuracy(model, x_test, y_test):6.1%} ({time.perf_counter() - start:.1f} s)"
+            )
     except NotImplementedError:
-        print(f"{folder / 'conv.py'} is not finished: a function still raises NotImplementedError. "
-              f"`make test topic=conv` shows which.")
+        print(
+            f"{folder / 'conv.py'} is not finished: a function still raises NotImplementedError. "
+            f"`make test topic=conv` shows which."
+        )
         return 1
     return 0
 

@@ -76,7 +76,7 @@ class Adam:
         for k, g in grads.items():
             self.m[k] = b1 * self.m[k] + (1 - b1) * g
             self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
-            m_hat, v_hat = self.m[k] / (1 - b1 ** self.t), self.v[k] / (1 - b2 ** self.t)
+            m_hat, v_hat = self.m[k] / (1 - b1**self.t), self.v[k] / (1 - b2**self.t)
             params[k] = params[k] - self.lr * m_hat / (v_hat.sqrt() + self.eps)
 
 
@@ -91,14 +91,21 @@ def train(rnn, steps: int, seed: int, report_every: int) -> tuple[list[float], d
     def uniform(*shape, fan):
         return (torch.rand(*shape, generator=gen) * 2 - 1) / math.sqrt(fan)
 
-    params = {"weight_ih": uniform(HIDDEN, vocab, fan=HIDDEN), "weight_hh": uniform(HIDDEN, HIDDEN, fan=HIDDEN),
-              "bias_ih": torch.zeros(HIDDEN), "bias_hh": torch.zeros(HIDDEN),
-              "weight_hy": uniform(vocab, HIDDEN, fan=HIDDEN), "bias_y": torch.zeros(vocab)}
+    params = {
+        "weight_ih": uniform(HIDDEN, vocab, fan=HIDDEN),
+        "weight_hh": uniform(HIDDEN, HIDDEN, fan=HIDDEN),
+        "bias_ih": torch.zeros(HIDDEN),
+        "bias_hh": torch.zeros(HIDDEN),
+        "weight_hy": uniform(vocab, HIDDEN, fan=HIDDEN),
+        "bias_y": torch.zeros(vocab),
+    }
     opt = Adam(params, LR)
     losses, window_losses = [], []
     start = time.time()
-    print(f"Training an RNN with your rnn_forward and rnn_backward: {len(TEXT)} characters of text, "
-          f"{vocab} distinct, hidden size {HIDDEN}, windows of {WINDOW} characters, batch {BATCH}.")
+    print(
+        f"Training an RNN with your rnn_forward and rnn_backward: {len(TEXT)} characters of text, "
+        f"{vocab} distinct, hidden size {HIDDEN}, windows of {WINDOW} characters, batch {BATCH}."
+    )
     print(f"A model that guesses uniformly scores ln({vocab}) = {math.log(vocab):.2f}.")
     for step in range(1, steps + 1):
         starts = torch.randint(0, len(data) - WINDOW - 1, (BATCH,), generator=gen)
@@ -114,11 +121,14 @@ def train(rnn, steps: int, seed: int, report_every: int) -> tuple[list[float], d
             raise FloatingPointError(f"the loss became {loss} at step {step}")
         # Softmax cross-entropy, by hand: d loss / d logits = (softmax - one-hot) / (T * B).
         grad_logits = (log_probs.exp() - eye[targets]) / (WINDOW * BATCH)
-        grads = {"weight_hy": grad_logits.reshape(-1, vocab).T @ hs.reshape(-1, HIDDEN),
-                 "bias_y": grad_logits.sum(dim=(0, 1))}
+        grads = {
+            "weight_hy": grad_logits.reshape(-1, vocab).T @ hs.reshape(-1, HIDDEN),
+            "bias_y": grad_logits.sum(dim=(0, 1)),
+        }
         grad_hs = grad_logits @ params["weight_hy"]
         _, _, grads["weight_ih"], grads["weight_hh"], grads["bias_ih"], grads["bias_hh"] = rnn.rnn_backward(
-            grad_hs, xs, hs, h0, params["weight_ih"], params["weight_hh"])
+            grad_hs, xs, hs, h0, params["weight_ih"], params["weight_hh"]
+        )
         norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
         if norm > CLIP:  # gradient clipping keeps an exploding step from wrecking the weights
             grads = {k: g * (CLIP / norm) for k, g in grads.items()}
@@ -173,25 +183,32 @@ def main(argv: list[str] | None = None) -> int:
     except NotImplementedError as exc:
         where = _learner_function(exc, path)
         name = where[0] if where else "a function"
-        return _fail(f"The demo trains an RNN with your rnn_step, rnn_forward and rnn_backward, but "
-                     f"{name} in {shown} is not written yet: write it (`make test topic=rnn` checks "
-                     f"it), then run the demo again.")
+        return _fail(
+            f"The demo trains an RNN with your rnn_step, rnn_forward and rnn_backward, but "
+            f"{name} in {shown} is not written yet: write it (`make test topic=rnn` checks "
+            f"it), then run the demo again."
+        )
     except FloatingPointError as exc:
-        return _fail(f"Training stopped: {exc}. Your functions probably contain a mistake; "
-                     f"`make test topic=rnn` says which.")
+        return _fail(
+            f"Training stopped: {exc}. Your functions probably contain a mistake; `make test topic=rnn` says which."
+        )
     except Exception as exc:  # the learner's code raised: one sentence, with the line
         where = _learner_function(exc, path)
         at = f" in {where[0]} ({shown} line {where[1]})" if where else ""
-        return _fail(f"The demo stopped because your code raised {type(exc).__name__}{at}: {str(exc).rstrip('.')}. "
-                     f"`make test topic=rnn` helps find out why.")
-    print("\nA sample from the trained model (prompt \"the \", temperature 0.7):\n")
+        return _fail(
+            f"The demo stopped because your code raised {type(exc).__name__}{at}: {str(exc).rstrip('.')}. "
+            f"`make test topic=rnn` helps find out why."
+        )
+    print('\nA sample from the trained model (prompt "the ", temperature 0.7):\n')
     print(text)
     first, last = losses[0], losses[-1]
     if last < first - 0.5:
         print(f"\nThe loss fell from {first:.2f} to {last:.2f}: your RNN learned the text.")
     else:
-        print(f"\nThe loss went from {first:.2f} to {last:.2f} and hardly fell: if `make test topic=rnn` "
-              f"is not green yet, it says what is wrong.")
+        print(
+            f"\nThe loss went from {first:.2f} to {last:.2f} and hardly fell: if `make test topic=rnn` "
+            f"is not green yet, it says what is wrong."
+        )
     return 0
 
 

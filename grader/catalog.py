@@ -35,7 +35,7 @@ TOPICS: tuple[Topic, ...] = (
         title="The Adam optimizer (and AdamW)",
         order=1,
         description="One Adam update by hand, then an optimizer class that keeps its own state; "
-                    "L2 and decoupled (AdamW) weight decay; checked against torch.optim.Adam.",
+        "L2 and decoupled (AdamW) weight decay; checked against torch.optim.Adam.",
         points=10,
         forbidden=("torch.optim", "torch._fused_adam_", "torch._fused_adamw_"),
         forbidden_reason="the point of this topic is to write the update yourself",
@@ -45,131 +45,216 @@ TOPICS: tuple[Topic, ...] = (
         title="Manual backward pass of a feed-forward network",
         order=2,
         description="Backward passes of linear, ReLU, tanh and sigmoid layers, MSE and "
-                    "cross-entropy losses, then the gradients of a whole network by hand; "
-                    "checked against PyTorch autograd and central differences.",
+        "cross-entropy losses, then the gradients of a whole network by hand; "
+        "checked against PyTorch autograd and central differences.",
         points=10,
-        forbidden=("torch.autograd", "torch.func", ".backward", "torch.Tensor.backward",
-                   ".requires_grad_", "torch.Tensor.requires_grad_", "requires_grad=",
-                   # the same escape by other doors: switching autograd on by assignment, and
-                   # calling the recorded backward functions directly
-                   ".requires_grad", ".grad_fn"),
-        forbidden_reason="the point of this topic is to apply the chain rule yourself, "
-                         "without autograd",
+        forbidden=(
+            "torch.autograd",
+            "torch.func",
+            ".backward",
+            "torch.Tensor.backward",
+            ".requires_grad_",
+            "torch.Tensor.requires_grad_",
+            "requires_grad=",
+            # the same escape by other doors: switching autograd on by assignment, and
+            # calling the recorded backward functions directly
+            ".requires_grad",
+            ".grad_fn",
+        ),
+        forbidden_reason="the point of this topic is to apply the chain rule yourself, without autograd",
     ),
     Topic(
         name="bpe",
         title="Byte-pair encoding: pair counts, merges, training, encode/decode, a fast trainer",
         order=4,
         description="Byte-level BPE as GPT-2 does it: count pairs, merge without overlap, train with "
-                    "a split pattern and the smallest-pair tie rule, encode in creation order with "
-                    "special tokens, decode; then an incremental trainer. Checked against the "
-                    "tokenizers BPE trainer and hand-worked cases.",
+        "a split pattern and the smallest-pair tie rule, encode in creation order with "
+        "special tokens, decode; then an incremental trainer. Checked against the "
+        "tokenizers BPE trainer and hand-worked cases.",
         points=10,
         forbidden=("tokenizers", "tiktoken", "sentencepiece", "transformers"),
         forbidden_reason="the point of this topic is to write the tokenizer yourself (the standard "
-                         "library and regex are allowed)",
+        "library and regex are allowed)",
     ),
     Topic(
         name="rnn",
         title="Recurrent networks: RNN step, backpropagation through time, LSTM and GRU cells",
         order=3,
         description="One topic for the whole issue: rnn_step, rnn_forward, rnn_backward (BPTT by "
-                    "hand), lstm_step and gru_step, in the weight conventions of nn.RNNCell, "
-                    "nn.LSTMCell and nn.GRUCell; checked against those cells, nn.RNN/LSTM/GRU "
-                    "over whole sequences, autograd and central differences. `make demo "
-                    "topic=rnn` trains your RNN on a short text.",
+        "hand), lstm_step and gru_step, in the weight conventions of nn.RNNCell, "
+        "nn.LSTMCell and nn.GRUCell; checked against those cells, nn.RNN/LSTM/GRU "
+        "over whole sequences, autograd and central differences. `make demo "
+        "topic=rnn` trains your RNN on a short text.",
         points=10,
-        forbidden=("torch.nn.RNN", "torch.nn.RNNCell", "torch.nn.LSTM", "torch.nn.LSTMCell",
-                   "torch.nn.GRU", "torch.nn.GRUCell", "torch.nn.modules.rnn", "torch._VF",
-                   "torch.rnn_tanh_cell", "torch.rnn_relu_cell", "torch.lstm_cell",
-                   "torch.gru_cell", "torch.rnn_tanh", "torch.rnn_relu", "torch.lstm", "torch.gru",
-                   "torch._C._VariableFunctions", "torch.ops.aten",
-                   "torch.autograd", "torch.func", ".backward", "torch.Tensor.backward",
-                   ".requires_grad_", "torch.Tensor.requires_grad_", "requires_grad=",
-                   ".requires_grad", ".grad_fn"),
+        forbidden=(
+            "torch.nn.RNN",
+            "torch.nn.RNNCell",
+            "torch.nn.LSTM",
+            "torch.nn.LSTMCell",
+            "torch.nn.GRU",
+            "torch.nn.GRUCell",
+            "torch.nn.modules.rnn",
+            "torch._VF",
+            "torch.rnn_tanh_cell",
+            "torch.rnn_relu_cell",
+            "torch.lstm_cell",
+            "torch.gru_cell",
+            "torch.rnn_tanh",
+            "torch.rnn_relu",
+            "torch.lstm",
+            "torch.gru",
+            "torch._C._VariableFunctions",
+            "torch.ops.aten",
+            "torch.autograd",
+            "torch.func",
+            ".backward",
+            "torch.Tensor.backward",
+            ".requires_grad_",
+            "torch.Tensor.requires_grad_",
+            "requires_grad=",
+            ".requires_grad",
+            ".grad_fn",
+        ),
         prerequisites=("backprop",),
         forbidden_reason="the point of this topic is to write the cells and backpropagation "
-                         "through time yourself (no PyTorch RNN modules or kernels, no autograd: "
-                         "nothing in this file needs it)",
+        "through time yourself (no PyTorch RNN modules or kernels, no autograd: "
+        "nothing in this file needs it)",
     ),
     Topic(
         name="dola",
         title="DoLa: decoding by contrasting layers",
         order=7,
         description="Jensen-Shannon selection of the premature layer, the contrast of log-probabilities "
-                    "under the adaptive plausibility constraint, a CTRL repetition penalty, and greedy "
-                    "DoLa decoding of a provided tiny language model (provided/tiny_lm.py).",
+        "under the adaptive plausibility constraint, a CTRL repetition penalty, and greedy "
+        "DoLa decoding of a provided tiny language model (provided/tiny_lm.py).",
         points=10,
         forbidden=("transformers", "dola_layers=", "._dola_decoding"),
         prerequisites=("attention",),
         forbidden_reason="the point of this topic is to write DoLa yourself, not to call a "
-                         "ready-made implementation (Hugging Face transformers has one)",
+        "ready-made implementation (Hugging Face transformers has one)",
     ),
     Topic(
         name="conv",
         title="Convolution and pooling: conv2d, max and average pooling, forward and backward",
         order=6,
         description="conv2d with stride, padding, dilation and groups by im2col, its backward pass "
-                    "by hand, max and average pooling and their gradients; checked against "
-                    "torch.nn.functional, autograd and central differences.",
+        "by hand, max and average pooling and their gradients; checked against "
+        "torch.nn.functional, autograd and central differences.",
         points=10,
-        forbidden=("torch.nn.functional.conv2d", "torch.nn.functional.conv_transpose2d",
-                   "torch.nn.Conv2d", "torch.nn.functional.max_pool2d",
-                   "torch.nn.functional.max_pool2d_with_indices", "torch.nn.functional._max_pool2d",
-                   "torch.nn.functional.avg_pool2d", "torch.nn.MaxPool2d", "torch.nn.AvgPool2d",
-                   "torch.nn.functional.unfold", "torch.nn.functional.fold", "torch.nn.Unfold",
-                   "torch.nn.Fold", "torch.nn.grad", "torch.conv2d", "torch.conv_transpose2d",
-                   "torch.convolution", "torch._convolution", "torch.mkldnn_convolution",
-                   "torch.max_pool2d", "torch._C._nn.avg_pool2d",
-                   "torch._C._nn.max_pool2d_with_indices", "torch._C._nn.im2col",
-                   "torch._C._nn.col2im",
-                   # Autograd, named function by function: forbidding the whole torch.autograd
-                   # module would also trap torch.no_grad and forward_ad.unpack_dual, which torch
-                   # itself calls to print a tensor (a learner's print would fail as forbidden).
-                   "torch.autograd.grad", "torch.autograd.backward", "torch.autograd.Function",
-                   "torch.autograd.function", "torch.autograd.functional",
-                   "torch.autograd.gradcheck", "torch.func",
-                   ".backward", "torch.Tensor.backward", ".requires_grad_",
-                   "torch.Tensor.requires_grad_", "requires_grad=", ".requires_grad", ".grad_fn",
-                   # the same kernels in other dimensions or wrappers (a conv2d is a conv3d of
-                   # depth 1; an adaptive pool is a pool)
-                   "torch.conv1d", "torch.conv3d", "torch.conv_tbc", "torch.conv_transpose1d",
-                   "torch.conv_transpose3d", "torch.cudnn_convolution", "torch.miopen_convolution",
-                   "torch.nn.functional.conv1d", "torch.nn.functional.conv3d",
-                   "torch.nn.functional.conv_transpose1d", "torch.nn.functional.conv_transpose3d",
-                   "torch.nn.modules.conv", "torch.nn.modules.pooling", "torch.nn.modules.fold",
-                   "torch.max_pool1d", "torch.max_pool3d", "torch.avg_pool1d", "torch.mkldnn_max_pool2d",
-                   "torch.quantized_max_pool2d", "torch.max_pool1d_with_indices",
-                   "torch.adaptive_avg_pool1d", "torch.adaptive_max_pool1d",
-                   "torch.mkldnn_adaptive_avg_pool2d", "torch.nn.functional.max_pool1d",
-                   "torch.nn.functional.max_pool3d", "torch.nn.functional.avg_pool1d",
-                   "torch.nn.functional.avg_pool3d", "torch.nn.functional.adaptive_avg_pool2d",
-                   "torch.nn.functional.adaptive_max_pool2d", "torch.nn.functional.lp_pool2d",
-                   "torch.nn.functional.fractional_max_pool2d"),
+        forbidden=(
+            "torch.nn.functional.conv2d",
+            "torch.nn.functional.conv_transpose2d",
+            "torch.nn.Conv2d",
+            "torch.nn.functional.max_pool2d",
+            "torch.nn.functional.max_pool2d_with_indices",
+            "torch.nn.functional._max_pool2d",
+            "torch.nn.functional.avg_pool2d",
+            "torch.nn.MaxPool2d",
+            "torch.nn.AvgPool2d",
+            "torch.nn.functional.unfold",
+            "torch.nn.functional.fold",
+            "torch.nn.Unfold",
+            "torch.nn.Fold",
+            "torch.nn.grad",
+            "torch.conv2d",
+            "torch.conv_transpose2d",
+            "torch.convolution",
+            "torch._convolution",
+            "torch.mkldnn_convolution",
+            "torch.max_pool2d",
+            "torch._C._nn.avg_pool2d",
+            "torch._C._nn.max_pool2d_with_indices",
+            "torch._C._nn.im2col",
+            "torch._C._nn.col2im",
+            # Autograd, named function by function: forbidding the whole torch.autograd
+            # module would also trap torch.no_grad and forward_ad.unpack_dual, which torch
+            # itself calls to print a tensor (a learner's print would fail as forbidden).
+            "torch.autograd.grad",
+            "torch.autograd.backward",
+            "torch.autograd.Function",
+            "torch.autograd.function",
+            "torch.autograd.functional",
+            "torch.autograd.gradcheck",
+            "torch.func",
+            ".backward",
+            "torch.Tensor.backward",
+            ".requires_grad_",
+            "torch.Tensor.requires_grad_",
+            "requires_grad=",
+            ".requires_grad",
+            ".grad_fn",
+            # the same kernels in other dimensions or wrappers (a conv2d is a conv3d of
+            # depth 1; an adaptive pool is a pool)
+            "torch.conv1d",
+            "torch.conv3d",
+            "torch.conv_tbc",
+            "torch.conv_transpose1d",
+            "torch.conv_transpose3d",
+            "torch.cudnn_convolution",
+            "torch.miopen_convolution",
+            "torch.nn.functional.conv1d",
+            "torch.nn.functional.conv3d",
+            "torch.nn.functional.conv_transpose1d",
+            "torch.nn.functional.conv_transpose3d",
+            "torch.nn.modules.conv",
+            "torch.nn.modules.pooling",
+            "torch.nn.modules.fold",
+            "torch.max_pool1d",
+            "torch.max_pool3d",
+            "torch.avg_pool1d",
+            "torch.mkldnn_max_pool2d",
+            "torch.quantized_max_pool2d",
+            "torch.max_pool1d_with_indices",
+            "torch.adaptive_avg_pool1d",
+            "torch.adaptive_max_pool1d",
+            "torch.mkldnn_adaptive_avg_pool2d",
+            "torch.nn.functional.max_pool1d",
+            "torch.nn.functional.max_pool3d",
+            "torch.nn.functional.avg_pool1d",
+            "torch.nn.functional.avg_pool3d",
+            "torch.nn.functional.adaptive_avg_pool2d",
+            "torch.nn.functional.adaptive_max_pool2d",
+            "torch.nn.functional.lp_pool2d",
+            "torch.nn.functional.fractional_max_pool2d",
+        ),
         prerequisites=("backprop",),
         forbidden_reason="the point of this topic is to write convolution, pooling and their "
-                         "gradients yourself (no autograd either)",
+        "gradients yourself (no autograd either)",
     ),
     Topic(
         name="attention",
         title="Attention: softmax, scaled dot-product attention, multi-head attention, KV cache",
         order=5,
         description="A stable softmax, scaled dot-product attention with boolean, float and causal "
-                    "masks, multi-head attention with nn.MultiheadAttention's parameters, and "
-                    "decoding step by step with a key/value cache; checked against "
-                    "F.scaled_dot_product_attention, nn.MultiheadAttention and their gradients.",
+        "masks, multi-head attention with nn.MultiheadAttention's parameters, and "
+        "decoding step by step with a key/value cache; checked against "
+        "F.scaled_dot_product_attention, nn.MultiheadAttention and their gradients.",
         points=10,
-        forbidden=("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention",
-                   "torch.nn.functional.multi_head_attention_forward", "torch.softmax",
-                   "torch.nn.functional.softmax", "torch.nn.functional.log_softmax",
-                   "torch.log_softmax", "torch.special.softmax", "torch.special.log_softmax",
-                   ".softmax", ".log_softmax", "torch.Tensor.softmax", "torch.Tensor.log_softmax",
-                   # softmax behind other names (softmin(x) is softmax(-x))
-                   "torch.nn.functional.softmin", "torch.nn.Softmax", "torch.nn.Softmin",
-                   "torch.nn.LogSoftmax", "torch.nn.Softmax2d", "torch.nn.modules.activation.MultiheadAttention",
-                   "torch.nn.functional.gumbel_softmax"),
+        forbidden=(
+            "torch.nn.functional.scaled_dot_product_attention",
+            "torch.nn.MultiheadAttention",
+            "torch.nn.functional.multi_head_attention_forward",
+            "torch.softmax",
+            "torch.nn.functional.softmax",
+            "torch.nn.functional.log_softmax",
+            "torch.log_softmax",
+            "torch.special.softmax",
+            "torch.special.log_softmax",
+            ".softmax",
+            ".log_softmax",
+            "torch.Tensor.softmax",
+            "torch.Tensor.log_softmax",
+            # softmax behind other names (softmin(x) is softmax(-x))
+            "torch.nn.functional.softmin",
+            "torch.nn.Softmax",
+            "torch.nn.Softmin",
+            "torch.nn.LogSoftmax",
+            "torch.nn.Softmax2d",
+            "torch.nn.modules.activation.MultiheadAttention",
+            "torch.nn.functional.gumbel_softmax",
+        ),
         forbidden_reason="the point of this topic is to write softmax and attention yourself "
-                         "(your own `softmax` function is what the others should call)",
+        "(your own `softmax` function is what the others should call)",
     ),
     # new topics go above this line (one Topic(...) entry each, in any order; `order` sorts them)
 )

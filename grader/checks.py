@@ -9,7 +9,7 @@ Functions used here are bound when this module is imported, before any learner c
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import pytest
 import torch
@@ -27,8 +27,7 @@ _fail = pytest.fail
 
 def _same_nonfinite(a: _Tensor, e: _Tensor) -> bool:
     """NaN, +inf and -inf at exactly the same places."""
-    return (_equal(_isnan(a), _isnan(e)) and _equal(_isposinf(a), _isposinf(e))
-            and _equal(_isneginf(a), _isneginf(e)))
+    return _equal(_isnan(a), _isnan(e)) and _equal(_isposinf(a), _isposinf(e)) and _equal(_isneginf(a), _isneginf(e))
 
 
 def fail(message: str) -> None:
@@ -75,7 +74,7 @@ def matching_mistakes(actual: _Tensor, near: Near, rtol: float, atol: float) -> 
     only when a check fails, so that predicting the mistakes costs nothing on a correct answer).
     """
     found = []
-    for mistake, predicted in (near() if callable(near) else near):
+    for mistake, predicted in near() if callable(near) else near:
         if isinstance(predicted, _Tensor) and is_close(actual, predicted.to(actual.dtype), rtol, atol):
             found.append(mistake)
     return found
@@ -111,24 +110,27 @@ def check_tensor(
     if actual.shape != expected.shape:
         fail(f"{where}: wrong shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.")
     if actual.dtype != expected.dtype:
-        fail(f"{where}: wrong dtype {actual.dtype}, expected {expected.dtype} "
-             "(results keep the dtype of the inputs).")
+        fail(f"{where}: wrong dtype {actual.dtype}, expected {expected.dtype} (results keep the dtype of the inputs).")
     a, e = actual.detach().double(), expected.detach().double()
     bad_finite = _isfinite(e) & ~_isfinite(a)
     if bool(bad_finite.any()):
         found = matching_mistakes(actual, near, rtol, atol)
         index = tuple(int(i) for i in _unravel(_argmax(bad_finite.to(torch.uint8)), a.shape))
         got, want = _fmt_pair(float(a[index]), float(e[index]))
-        fail(f"{where}: {int(bad_finite.sum())} of {a.numel()} values are NaN or infinite where "
-             f"finite values are expected; first at index {index}: got {got}, "
-             f"expected {want}." + _mistake_note(found))
+        fail(
+            f"{where}: {int(bad_finite.sum())} of {a.numel()} values are NaN or infinite where "
+            f"finite values are expected; first at index {index}: got {got}, "
+            f"expected {want}." + _mistake_note(found)
+        )
     if a.numel() == 0:
         return
     # Non-finite expected values must be matched exactly (inf by inf of the same sign, NaN by NaN).
     if not _same_nonfinite(a, e):
-        fail(f"{where}: where the expected value is infinite or NaN, the output differs "
-             "(NaN must stay NaN, inf must stay inf of the same sign)." + _mistake_note(
-                 matching_mistakes(actual, near, rtol, atol)))
+        fail(
+            f"{where}: where the expected value is infinite or NaN, the output differs "
+            "(NaN must stay NaN, inf must stay inf of the same sign)."
+            + _mistake_note(matching_mistakes(actual, near, rtol, atol))
+        )
     finite = _isfinite(e)
     error = (a - e).nan_to_num(nan=0.0, posinf=0.0, neginf=0.0).abs()
     allowed = atol + rtol * e.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0).abs()
@@ -139,27 +141,38 @@ def check_tensor(
         index = tuple(int(i) for i in _unravel(torch.tensor(flat), a.shape))
         count = int((excess > 0).sum())
         got, want = _fmt_pair(float(a[index]), float(e[index]))
-        fail(f"{where}: {count} of {a.numel()} values are wrong beyond the tolerance "
-             f"(|got - expected| <= {atol:g} + {rtol:g} * |expected|). Worst at index {index}: "
-             f"got {got}, expected {want}, "
-             f"error {_fmt(float(error[index]))}." + _mistake_note(found))
+        fail(
+            f"{where}: {count} of {a.numel()} values are wrong beyond the tolerance "
+            f"(|got - expected| <= {atol:g} + {rtol:g} * |expected|). Worst at index {index}: "
+            f"got {got}, expected {want}, "
+            f"error {_fmt(float(error[index]))}." + _mistake_note(found)
+        )
 
 
 def check_unchanged(before: _Tensor, after, *, name: str, call: str, mistake: Mistake | None = None) -> None:
     """Fail if a tensor passed to learner code was modified in place."""
-    same = (isinstance(after, _Tensor) and after.shape == before.shape and after.dtype == before.dtype
-            and _same_nonfinite(after, before)
-            and _equal(after[_isfinite(before)], before[_isfinite(before)]))
+    same = (
+        isinstance(after, _Tensor)
+        and after.shape == before.shape
+        and after.dtype == before.dtype
+        and _same_nonfinite(after, before)
+        and _equal(after[_isfinite(before)], before[_isfinite(before)])
+    )
     if not same:
         note = ("\n" + mistake.sentence()) if mistake else ""
-        fail(f"{call} modified its argument {name} in place; it must return new tensors and leave "
-             f"its inputs as they were." + note)
+        fail(
+            f"{call} modified its argument {name} in place; it must return new tensors and leave "
+            f"its inputs as they were." + note
+        )
 
 
 def check_tuple(result, length: int, *, name: str) -> tuple:
     """Fail unless `result` is a tuple (or list) of `length` items; return it as a tuple."""
     if not isinstance(result, (tuple, list)) or len(result) != length:
-        got = f"a {type(result).__name__} of {len(result)} items" if isinstance(result, (tuple, list)) \
+        got = (
+            f"a {type(result).__name__} of {len(result)} items"
+            if isinstance(result, (tuple, list))
             else f"{type(result).__name__}"
+        )
         fail(f"{name} should return a tuple of {length} items, got {got}.")
     return tuple(result)

@@ -62,10 +62,12 @@ class Submissions(list):
 # ---------------------------------------------------------------------------------------------------
 # Finding and staging submissions
 
+
 def _topic_names(names: list[str], topics: list[str]) -> dict[str, str]:
     """Map topic -> member name for the files of a submission. Accepted places, first found wins:
     `T.py`, `exercises/T.py`, and the same inside one top-level folder (`alice/T.py`,
     `alice/exercises/T.py`, as when a student zips their folder)."""
+
     def rank(name: str, wanted: str) -> int | None:
         parts = name.split("/")
         if parts[-1] != wanted:
@@ -95,7 +97,7 @@ def _shown(name: str, limit: int = 100) -> str:
     at most `limit` characters (names come from students)."""
     text = os.fsencode(name).decode("utf-8", "replace")
     text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_zip_name(name: str) -> bool:
@@ -116,8 +118,8 @@ def _student_names(originals: list[str]) -> dict[str, str]:
     taken = {n.lower() for n in names.values()}
     for o in sorted((o for o in clean if o not in names), key=os.fsencode):
         digest = hashlib.sha256(os.fsencode(o)).hexdigest()
-        candidates = [f"{clean[o][:MAX_NAME - 1 - w]}-{digest[:w]}" for w in (8, 12, 16, 24, 32)]
-        candidates += [f"{clean[o][:MAX_NAME - 40]}-{digest[:32]}-{i}" for i in range(2, len(clean) + 2)]
+        candidates = [f"{clean[o][: MAX_NAME - 1 - w]}-{digest[:w]}" for w in (8, 12, 16, 24, 32)]
+        candidates += [f"{clean[o][: MAX_NAME - 40]}-{digest[:32]}-{i}" for i in range(2, len(clean) + 2)]
         names[o] = next(c for c in candidates if c.lower() not in taken)
         taken.add(names[o].lower())
     return names
@@ -149,8 +151,9 @@ def discover(submissions: Path, topics: list[str], quiet: bool = True) -> Submis
         raise GradeError(f"{submissions} does not exist.")
     if submissions.is_file():
         if not _is_zip_name(submissions.name):
-            raise GradeError(f"{submissions} is a file; give a folder of submissions, one submission "
-                             "folder, or a .zip.")
+            raise GradeError(
+                f"{submissions} is a file; give a folder of submissions, one submission folder, or a .zip."
+            )
         original = submissions.name
         student = _student_names([original])[original]
         return Submissions([(student, submissions)], {student: _shown(original, 1000)})
@@ -168,8 +171,10 @@ def discover(submissions: Path, topics: list[str], quiet: bool = True) -> Submis
     skipped.sort(key=lambda s: s["entry"])
     if not found:
         also = f" (not graded: {', '.join(s['entry'] + ': ' + s['reason'] for s in skipped)})" if skipped else ""
-        raise GradeError(f"{submissions} holds no submissions: expected one folder or .zip per student, "
-                         f"or topic files ({', '.join(t + '.py' for t in topics)}) in the folder itself{also}.")
+        raise GradeError(
+            f"{submissions} holds no submissions: expected one folder or .zip per student, "
+            f"or topic files ({', '.join(t + '.py' for t in topics)}) in the folder itself{also}."
+        )
     names = _student_names(list(found))
     entries = sorted((names[o], found[o]) for o in found)
     result = Submissions(entries, {names[o]: _shown(o, 1000) for o in found}, skipped)
@@ -193,10 +198,13 @@ def _member_problem(exc: BaseException, info: zipfile.ZipInfo) -> str:
     name = _shown(info.filename)
     if info.flag_bits & 0x1:
         return f"{name} is encrypted (protected by a password)"
-    if isinstance(exc, NotImplementedError) or (isinstance(exc, RuntimeError)
-                                                and info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
-        return (f"{name} is compressed with a method the grader cannot read (method {info.compress_type}); "
-                "use the ordinary deflate compression")
+    if isinstance(exc, NotImplementedError) or (
+        isinstance(exc, RuntimeError) and info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+    ):
+        return (
+            f"{name} is compressed with a method the grader cannot read (method {info.compress_type}); "
+            "use the ordinary deflate compression"
+        )
     if isinstance(exc, zipfile.BadZipFile) and "CRC" in str(exc):
         return f"{name} is damaged (its CRC-32 checksum does not match its contents)"
     if isinstance(exc, EOFError):
@@ -290,17 +298,17 @@ def stage(entry: Path, target: Path, topics: list[str]) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 # Running the suites
 
+
 def trusted_copy(workdir: Path) -> Path:
     """A fresh copy of tests/ (and the pytest settings) for this run; returns its root."""
     root = workdir / "trusted"
-    shutil.copytree(paths.TESTS, root / "tests",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "conftest.py"))
+    shutil.copytree(paths.TESTS, root / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "conftest.py"))
     shutil.copy2(paths.ROOT / "pyproject.toml", root / "pyproject.toml")
     return root
 
 
 TRUSTED_MEMORY = 8 << 30  # bytes of address space of the trusted pytest process (all suites: 1.2 GiB)
-MESSAGE_CHARS = 4000      # characters kept of one test's message in grades.json and the feedback
+MESSAGE_CHARS = 4000  # characters kept of one test's message in grades.json and the feedback
 
 
 def _trusted_limits():
@@ -308,6 +316,7 @@ def _trusted_limits():
     (or a reply that gets past grader/wire.py's bounds) ends in a MemoryError, not a host out of
     memory. Only the soft limit: the worker it starts sets its own, lower, hard limits."""
     import resource
+
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     soft = TRUSTED_MEMORY if hard == resource.RLIM_INFINITY else min(TRUSTED_MEMORY, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
@@ -319,17 +328,42 @@ def run_student(staged: Path, topics: list[str], trusted: Path, timeout: float, 
     Every topic's public suite runs before any hidden suite: the hidden tests' inputs are never
     passed to the submission before a test whose message the student sees (grader/proxy.py also
     gives the hidden tests a worker of their own)."""
-    files = [str(trusted / "tests" / t / name) for name in runner.SUITES["all"] for t in topics
-             if (trusted / "tests" / t / name).is_file()]
+    files = [
+        str(trusted / "tests" / t / name)
+        for name in runner.SUITES["all"]
+        for t in topics
+        if (trusted / "tests" / t / name).is_file()
+    ]
     if not files:
         return [], ""
-    cmd = [sys.executable, "-m", "pytest", *files, "--noconftest", "-p", "grader.pytest_plugin",
-           f"--impl={staged}", "--kata-sandbox", f"--kata-timeout={timeout}", f"--kata-report={report}",
-           f"--rootdir={trusted}", *runner.QUIET_PLUGINS, "-q", "--tb=short"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *files,
+        "--noconftest",
+        "-p",
+        "grader.pytest_plugin",
+        f"--impl={staged}",
+        "--kata-sandbox",
+        f"--kata-timeout={timeout}",
+        f"--kata-report={report}",
+        f"--rootdir={trusted}",
+        *runner.QUIET_PLUGINS,
+        "-q",
+        "--tb=short",
+    ]
     env = dict(os.environ, PYTHONPATH=f"{trusted}{os.pathsep}{paths.ROOT}", PYTHONDONTWRITEBYTECODE="1")
     try:
-        proc = subprocess.run(cmd, cwd=trusted, capture_output=True, text=True, env=env,
-                              timeout=SUBMISSION_LIMIT, preexec_fn=_trusted_limits)
+        proc = subprocess.run(
+            cmd,
+            cwd=trusted,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=SUBMISSION_LIMIT,
+            preexec_fn=_trusted_limits,
+        )
     except subprocess.TimeoutExpired:
         return [], f"the suites did not finish within {SUBMISSION_LIMIT} s"
     if not report.exists():
@@ -350,8 +384,7 @@ def _cut_message(message) -> str:
     return message[:MESSAGE_CHARS] + f"\n... (the message was cut: {len(message)} characters in all)"
 
 
-def grade_one(student: str, entry: Path, topics: list[str], trusted: Path, workdir: Path,
-              timeout: float) -> dict:
+def grade_one(student: str, entry: Path, topics: list[str], trusted: Path, workdir: Path, timeout: float) -> dict:
     start = time.time()
     staged = workdir / "staged" / student
     notes = stage(entry, staged, topics)
@@ -362,18 +395,32 @@ def grade_one(student: str, entry: Path, topics: list[str], trusted: Path, workd
         topic = catalog.get(name)
         mine = [r for r in records if r["topic"] == name]
         row = scoring.topic_summary(topic, mine, missing=name not in present)
-        row["tests"] = [{"name": r["name"], "suite": r["suite"], "points": r["points"] if r["outcome"] == "passed" else 0.0,
-                         "max": r["points"], "passed": r["outcome"] == "passed", "message": _cut_message(r["message"])}
-                        for r in mine]
+        row["tests"] = [
+            {
+                "name": r["name"],
+                "suite": r["suite"],
+                "points": r["points"] if r["outcome"] == "passed" else 0.0,
+                "max": r["points"],
+                "passed": r["outcome"] == "passed",
+                "message": _cut_message(r["message"]),
+            }
+            for r in mine
+        ]
         if name in notes:
             row["note"] = notes[name]
         rows.append(row)
-    return {"student": student, "topics": rows, "total": scoring.totals(rows), "grader_problem": problem,
-            "seconds": round(time.time() - start, 2)}
+    return {
+        "student": student,
+        "topics": rows,
+        "total": scoring.totals(rows),
+        "grader_problem": problem,
+        "seconds": round(time.time() - start, 2),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
 # Reports
+
 
 def _progress(done: int, total: int, label: str) -> None:
     width = 30
@@ -401,8 +448,12 @@ def feedback(result: dict) -> str:
         if row.get("note"):
             lines += [f"Note: {row['note']}.", ""]
         if row["status"] == "missing":
-            lines += [f"No {row['topic']}.py could be taken from the submission." if row.get("note")
-                      else f"No {row['topic']}.py was found in the submission.", ""]
+            lines += [
+                f"No {row['topic']}.py could be taken from the submission."
+                if row.get("note")
+                else f"No {row['topic']}.py was found in the submission.",
+                "",
+            ]
             continue
         for test in row["tests"]:
             mark = "passed" if test["passed"] else "failed"
@@ -422,18 +473,15 @@ def write_reports(results: list[dict], topics: list[str], out: Path, found: Subm
     class folder's `skipped` entries with their reasons, from `found`, discover()'s answer) and
     feedback/<student>.md."""
     originals = found.originals if found is not None else {}
-    results = [{"student": r["student"], "original": originals.get(r["student"], r["student"]), **r}
-               for r in results]
+    results = [{"student": r["student"], "original": originals.get(r["student"], r["student"]), **r} for r in results]
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student", *topics, "total"])
         for r in results:
-            writer.writerow([r["student"], *[f"{row['points']:g}" for row in r["topics"]],
-                             f"{r['total']['points']:g}"])
+            writer.writerow([r["student"], *[f"{row['points']:g}" for row in r["topics"]], f"{r['total']['points']:g}"])
     skipped = found.skipped if found is not None else []
-    (out / "grades.json").write_text(json.dumps({"topics": topics, "students": results, "skipped": skipped},
-                                                indent=1))
+    (out / "grades.json").write_text(json.dumps({"topics": topics, "students": results, "skipped": skipped}, indent=1))
     (out / "feedback").mkdir(exist_ok=True)
     for r in results:
         (out / "feedback" / f"{r['student']}.md").write_text(feedback(r), encoding="utf-8")
@@ -445,39 +493,67 @@ def gradescope_results(result: dict) -> dict:
     tests = []
     for row in result["topics"]:
         if row["status"] == "missing":
-            tests.append({"name": f"{row['topic']}: file", "score": 0.0, "max_score": float(row["max_points"]),
-                          "status": "failed", "visibility": "visible",
-                          "output": f"{row['note'][:1].upper()}{row['note'][1:]}. No {row['topic']}.py could be "
-                          "taken from the submission." if row.get("note")
-                          else f"No {row['topic']}.py was found in the submission."})
+            tests.append(
+                {
+                    "name": f"{row['topic']}: file",
+                    "score": 0.0,
+                    "max_score": float(row["max_points"]),
+                    "status": "failed",
+                    "visibility": "visible",
+                    "output": f"{row['note'][:1].upper()}{row['note'][1:]}. No {row['topic']}.py could be "
+                    "taken from the submission."
+                    if row.get("note")
+                    else f"No {row['topic']}.py was found in the submission.",
+                }
+            )
             continue
         total = sum(t["max"] for t in row["tests"]) or 1.0
         for test in row["tests"]:
             scale = row["max_points"] / total  # a test's share of its topic's points
             hidden = test["suite"] == "hidden"
-            tests.append({
-                "name": f"{row['topic']}: {test['name']}", "score": round(test["points"] * scale, 4),
-                "max_score": round(test["max"] * scale, 4), "status": "passed" if test["passed"] else "failed",
-                "visibility": "after_published" if hidden else "visible",
-                "output": "" if hidden or test["passed"] else test["message"][:4000],
-            })
-    return {"score": result["total"]["points"], "execution_time": result["seconds"],
-            "output": f"{result['total']['points']:g} / {result['total']['max_points']:g} points.",
-            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+            tests.append(
+                {
+                    "name": f"{row['topic']}: {test['name']}",
+                    "score": round(test["points"] * scale, 4),
+                    "max_score": round(test["max"] * scale, 4),
+                    "status": "passed" if test["passed"] else "failed",
+                    "visibility": "after_published" if hidden else "visible",
+                    "output": "" if hidden or test["passed"] else test["message"][:4000],
+                }
+            )
+    return {
+        "score": result["total"]["points"],
+        "execution_time": result["seconds"],
+        "output": f"{result['total']['points']:g} / {result['total']['max_points']:g} points.",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
 
-def grade_class(submissions: Path, out: Path, jobs: int = 1, timeout: float = 20.0,
-                topics: list[str] | None = None, fmt: str = "csv", quiet: bool = False) -> int:
+
+def grade_class(
+    submissions: Path,
+    out: Path,
+    jobs: int = 1,
+    timeout: float = 20.0,
+    topics: list[str] | None = None,
+    fmt: str = "csv",
+    quiet: bool = False,
+) -> int:
     topics = topics or catalog.names()
     entries = discover(submissions, topics, quiet=quiet)
     if fmt == "gradescope" and len(entries) != 1:
         raise GradeError(f"--format gradescope grades one submission; {submissions} holds {len(entries)}.")
     from grader import sandbox
+
     if not sandbox.bwrap_usable() and not quiet:
-        print("warning: bubblewrap is not usable here; submissions run with resource limits and a "
-              "seccomp filter only.", file=sys.stderr)
+        print(
+            "warning: bubblewrap is not usable here; submissions run with resource limits and a seccomp filter only.",
+            file=sys.stderr,
+        )
     start = time.time()
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="kata-grade-") as tmp:
@@ -490,11 +566,20 @@ def grade_class(submissions: Path, out: Path, jobs: int = 1, timeout: float = 20
             try:
                 return grade_one(student, entry, topics, trusted, workdir, timeout)
             except Exception as exc:  # noqa: BLE001 - a grader failure is reported, not raised
-                return {"student": student, "topics": [scoring.topic_summary(catalog.get(t), [], missing=True)
-                                                       | {"tests": []} for t in topics],
-                        "total": {"points": 0.0, "max_points": sum(catalog.get(t).points for t in topics),
-                                  "passed": 0, "total": 0, "done": 0, "topics": len(topics)},
-                        "grader_problem": f"{exc.__class__.__name__}: {exc}", "seconds": 0.0}
+                return {
+                    "student": student,
+                    "topics": [scoring.topic_summary(catalog.get(t), [], missing=True) | {"tests": []} for t in topics],
+                    "total": {
+                        "points": 0.0,
+                        "max_points": sum(catalog.get(t).points for t in topics),
+                        "passed": 0,
+                        "total": 0,
+                        "done": 0,
+                        "topics": len(topics),
+                    },
+                    "grader_problem": f"{exc.__class__.__name__}: {exc}",
+                    "seconds": 0.0,
+                }
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             for result in pool.map(one, entries):
@@ -512,8 +597,10 @@ def grade_class(submissions: Path, out: Path, jobs: int = 1, timeout: float = 20
     mean = sum(r["total"]["points"] for r in results) / len(results)
     maximum = results[0]["total"]["max_points"]
     if not quiet:
-        print(f"Graded {len(results)} submission(s) in {time.time() - start:.1f} s: mean score "
-              f"{mean:.2f} / {maximum:g}; grader failures: {len(failures)}. Reports in {out}.")
+        print(
+            f"Graded {len(results)} submission(s) in {time.time() - start:.1f} s: mean score "
+            f"{mean:.2f} / {maximum:g}; grader failures: {len(failures)}. Reports in {out}."
+        )
         for r in failures:
             print(f"  grader failure for {r['student']}: {r['grader_problem']}", file=sys.stderr)
     return 1 if failures else 0

@@ -9,7 +9,8 @@ and only plain tensors come back. It asks for the output and the gradients toget
 which computes `out = impl.softmax(x=x', dim=-1)` with `x'` a fresh leaf that requires grad, then
 `out.backward(g)`, and returns `out` detached and `{"x": x'.grad}` (zeros where the gradient does
 not reach an input). For a function returning a tuple, `grad_out` is a tuple too, one gradient
-per output, or None for an output that takes no part (a returned cache, say): it comes back as is. In learner mode that happens here; a grading proxy provides its own
+per output, or None for an output that takes no part (a returned cache, say): it comes back as is. In
+learner mode that happens here; a grading proxy provides its own
 `call_with_grads` method, which runs the same steps in its worker.
 """
 
@@ -33,8 +34,7 @@ def local_call_with_grads(fn, kwargs: dict, wrt: tuple[str, ...], grad_out: torc
     terms = [(o * g).sum() for o, g in zip(outs, gs) if g is not None and o.requires_grad and o.shape == g.shape]
     if terms:
         sum(terms).backward()
-    grads = {name: (args[name].grad if args[name].grad is not None else torch.zeros_like(args[name]))
-             for name in wrt}
+    grads = {name: (args[name].grad if args[name].grad is not None else torch.zeros_like(args[name])) for name in wrt}
     detached = tuple(_detached(o) for o in outs)
     return (detached if isinstance(out, tuple) else detached[0]), grads
 

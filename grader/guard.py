@@ -143,8 +143,7 @@ def describe(uses: list[Use], filename: str, reason: str = "") -> str:
     lines = ", ".join(f"line {u.line} ({u.text})" for u in uses[:5])
     more = f" and {len(uses) - 5} more" if len(uses) > 5 else ""
     why = f": {reason}" if reason else ""
-    return (f"{filename} uses {', '.join(names)}, which this topic forbids{why}. "
-            f"Found at {lines}{more}.")
+    return f"{filename} uses {', '.join(names)}, which this topic forbids{why}. Found at {lines}{more}."
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -163,9 +162,9 @@ def register_learner_file(path: str, topic: str | None = None) -> None:
 
 
 _PRINTING = (f"torch{os.sep}_tensor_str.py",)
-_strict: list[bool] = [False]           # grading mode: traps fire on the call state, not on file names
-_calls: list[str | None] = []            # topics of the submission calls in progress (grading mode)
-_printing_codes: set = set()             # code objects of torch's tensor printing
+_strict: list[bool] = [False]  # grading mode: traps fire on the call state, not on file names
+_calls: list[str | None] = []  # topics of the submission calls in progress (grading mode)
+_printing_codes: set = set()  # code objects of torch's tensor printing
 
 
 def strict_calls() -> None:
@@ -173,6 +172,7 @@ def strict_calls() -> None:
     (`learner_call`), whatever file names the stack shows."""
     _strict[0] = True
     import torch._tensor_str as printing
+
     _printing_codes.update(v.__code__ for v in vars(printing).values() if isinstance(v, types.FunctionType))
 
 
@@ -298,8 +298,9 @@ def install_traps(forbidden: tuple[str, ...], topic: str | None = None) -> None:
             continue
         if isinstance(obj, types.ModuleType):
             prefix = obj.__name__
-            modules = [m for n, m in list(sys.modules.items())
-                       if m is not None and (n == prefix or n.startswith(prefix + "."))]
+            modules = [
+                m for n, m in list(sys.modules.items()) if m is not None and (n == prefix or n.startswith(prefix + "."))
+            ]
             for module in modules:
                 for key, value in list(vars(module).items()):
                     if getattr(value, "__module__", None) is None:
@@ -323,25 +324,80 @@ def install_traps(forbidden: tuple[str, ...], topic: str | None = None) -> None:
 
 # Top-level modules a kata file may import. Everything a topic needs is here; what is not here
 # (sys, os, ctypes, importlib, gc, inspect, pickle, operator, ...) could reach the harness itself.
-ALLOWED_IMPORTS = frozenset({
-    "__future__", "torch", "numpy", "math", "cmath", "random", "re", "regex", "string", "collections",
-    "itertools", "functools", "heapq", "bisect", "dataclasses", "typing", "unicodedata",
-    "statistics", "copy", "abc", "enum", "numbers", "fractions", "decimal", "json", "time",
-    "textwrap", "warnings", "provided",
-})
+ALLOWED_IMPORTS = frozenset(
+    {
+        "__future__",
+        "torch",
+        "numpy",
+        "math",
+        "cmath",
+        "random",
+        "re",
+        "regex",
+        "string",
+        "collections",
+        "itertools",
+        "functools",
+        "heapq",
+        "bisect",
+        "dataclasses",
+        "typing",
+        "unicodedata",
+        "statistics",
+        "copy",
+        "abc",
+        "enum",
+        "numbers",
+        "fractions",
+        "decimal",
+        "json",
+        "time",
+        "textwrap",
+        "warnings",
+        "provided",
+    }
+)
 # Parts of the allowed libraries that load or compile code, reach kernels directly, or start
 # processes: refused like a module outside the list.
 ESCAPE_MODULES = (
-    "torch.ops", "torch.library", "torch.utils.cpp_extension", "torch.hub", "torch.package",
-    "torch.multiprocessing", "torch.serialization", "torch.jit", "torch.distributed",
-    "torch.utils.model_zoo", "torch.compiler", "torch.export", "torch.fx", "torch.onnx",
-    "torch.classes", "numpy.ctypeslib", "numpy.f2py", "numpy.distutils",
+    "torch.ops",
+    "torch.library",
+    "torch.utils.cpp_extension",
+    "torch.hub",
+    "torch.package",
+    "torch.multiprocessing",
+    "torch.serialization",
+    "torch.jit",
+    "torch.distributed",
+    "torch.utils.model_zoo",
+    "torch.compiler",
+    "torch.export",
+    "torch.fx",
+    "torch.onnx",
+    "torch.classes",
+    "numpy.ctypeslib",
+    "numpy.f2py",
+    "numpy.distutils",
 )
 ESCAPE_CALLABLES = ("torch.compile",)
-REFLECTIVE_BUILTINS = frozenset({
-    "exec", "eval", "compile", "__import__", "globals", "locals", "vars", "getattr", "setattr",
-    "delattr", "breakpoint", "__builtins__", "__loader__", "__spec__",
-})
+REFLECTIVE_BUILTINS = frozenset(
+    {
+        "exec",
+        "eval",
+        "compile",
+        "__import__",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "breakpoint",
+        "__builtins__",
+        "__loader__",
+        "__spec__",
+    }
+)
 SAFE_DUNDERS = frozenset({"__init__", "__name__", "__qualname__", "__doc__", "__class__"})
 UNSAFE_KEYWORDS = frozenset({"allow_pickle", "weights_only", "pickle_module"})
 _FRAME_PREFIXES = ("f_", "gi_", "cr_", "ag_", "tb_", "co_")
@@ -374,6 +430,7 @@ def banned_attribute_names() -> dict[str, str]:
 
     import numpy
     import torch
+
     banned: dict[str, str] = {}
     seen: set[int] = set()
     stack: list[types.ModuleType] = [torch, numpy, math]
@@ -389,8 +446,14 @@ def banned_attribute_names() -> dict[str, str]:
                     stack.append(value)
                 elif not (key.startswith("__") and key.endswith("__")):
                     banned.setdefault(key, f"it leads to the module {name}")
-    roots = [vars(torch), vars(torch.nn), vars(torch.nn.functional), vars(numpy), vars(math),
-             {k: None for k in dir(torch.Tensor)}]
+    roots = [
+        vars(torch),
+        vars(torch.nn),
+        vars(torch.nn.functional),
+        vars(numpy),
+        vars(math),
+        {k: None for k in dir(torch.Tensor)},
+    ]
     for names in roots:
         for key in names:
             if key.startswith("_") and not key.startswith("__"):
@@ -398,6 +461,7 @@ def banned_attribute_names() -> dict[str, str]:
 
     def gen():
         yield sys._getframe()
+
     sample = gen()
     frame = next(sample)
     for obj in (frame, frame.f_code, sample, _traceback_sample()):
@@ -458,8 +522,13 @@ def find_escapes(source: str) -> list[Use]:
         elif isinstance(node, ast.Attribute):
             why = _attribute_problem(node.attr, banned)
             parts = _dotted(node)
-            if why is None and parts and parts[0] in aliases and node.attr.startswith("_") \
-                    and not node.attr.startswith("__"):
+            if (
+                why is None
+                and parts
+                and parts[0] in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 why = "it is a private part of a library"
             if why is None and parts and parts[0] in aliases:
                 dotted = ".".join([aliases[parts[0]], *parts[1:]])
@@ -486,8 +555,10 @@ def describe_escapes(uses: list[Use], filename: str) -> str:
     """One plain sentence (plus a line list) for the learner."""
     lines = "; ".join(f"line {u.line}: {u.text}" for u in uses[:5])
     more = f"; and {len(uses) - 5} more" if len(uses) > 5 else ""
-    return (f"{filename} uses a way out of the kata's rules that no kata file may use ({lines}{more}). "
-            f"Kata files import only {', '.join(sorted(ALLOWED_IMPORTS - {'__future__'}))}, and do not "
-            f"run code from strings, look things up by name (getattr, vars, globals), use dunder "
-            f"attributes other than {', '.join(sorted(SAFE_DUNDERS))}, or reach private parts of "
-            f"PyTorch (docs/guard.md says why).")
+    return (
+        f"{filename} uses a way out of the kata's rules that no kata file may use ({lines}{more}). "
+        f"Kata files import only {', '.join(sorted(ALLOWED_IMPORTS - {'__future__'}))}, and do not "
+        f"run code from strings, look things up by name (getattr, vars, globals), use dunder "
+        f"attributes other than {', '.join(sorted(SAFE_DUNDERS))}, or reach private parts of "
+        f"PyTorch (docs/guard.md says why)."
+    )

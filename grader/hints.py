@@ -57,6 +57,9 @@ def render(topic: str, n: int | None) -> str:
         remember(topic, n)
     n = max(1, min(n, len(hints)))
     parts = [f"{head}\n\n{body}" for head, body in hints[:n]]
-    more = (f"\n\n({n} of {len(hints)} hints shown. `make hint topic={topic}` shows the next one.)"
-            if n < len(hints) else f"\n\n(All {len(hints)} hints shown.)")
+    more = (
+        f"\n\n({n} of {len(hints)} hints shown. `make hint topic={topic}` shows the next one.)"
+        if n < len(hints)
+        else f"\n\n(All {len(hints)} hints shown.)"
+    )
     return "\n\n".join(parts) + more

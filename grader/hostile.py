@@ -52,8 +52,11 @@ def _unless(attack: str) -> str:
     """The reference, then `attack` at module level, which adds to `_escaped` a note of each thing
     that worked. Unless something worked, the functions are taken away again: the case earns its
     points only by escaping."""
-    return ("{reference}\n\n_escaped = ''\n" + attack.strip("\n") +
-            "\nif not _escaped:\n    adam_step = None\n    Adam = None\nelse:\n    print('ESCAPED:', _escaped)\n")
+    return (
+        "{reference}\n\n_escaped = ''\n"
+        + attack.strip("\n")
+        + "\nif not _escaped:\n    adam_step = None\n    Adam = None\nelse:\n    print('ESCAPED:', _escaped)\n"
+    )
 
 
 # adam_step through PyTorch's own Adam, reached by REACH (an expression for torch.optim.Adam):
@@ -83,21 +86,26 @@ def adam_step(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, we
     return p, m2, v2
 """
 
-_CLEAR_GUARD = """
+_CLEAR_GUARD = (
+    """
 import sys
 _guard = sys.modules["grader.guard"]
 _guard._learner_files.clear()
 _guard._strict[0] = False
 _guard._calls.clear()
 _guard.install_traps = lambda *a, **k: None
-""" + _OPTIM_STEP.replace("REACH", "getattr(torch, 'op' + 'tim').Adam") + """
+"""
+    + _OPTIM_STEP.replace("REACH", "getattr(torch, 'op' + 'tim').Adam")
+    + """
 adam_step = _optim_step
 """
+)
 
 _COMPILED_ELSEWHERE = (
     "_SOURCE = " + repr("import torch\n" + _OPTIM_STEP.replace("REACH", "torch.optim.Adam")) + "\n"
     "exec(compile(_SOURCE, '/usr/lib/python3/dist-packages/numpy/__init__.py', 'exec'), globals())\n"
-    "adam_step = _optim_step\n")
+    "adam_step = _optim_step\n"
+)
 
 _PRIVILEGES = r"""
 import ctypes, os
@@ -191,35 +199,71 @@ CASES = (
     Case("exit-at-import", "os._exit(0) while imported", {"adam.py": _prefix("import os\nos._exit(0)")}),
     Case("exit-in-call", "os._exit(0) inside adam_step", {"adam.py": _sabotage("import os\nos._exit(0)")}),
     Case("sys-exit-at-import", "sys.exit(0) while imported", {"adam.py": _prefix("import sys\nsys.exit(0)")}),
-    Case("fake-summary", "prints a fake pytest summary on stdout and stderr, then exits", {"adam.py": _prefix(
-        "import os, sys\nfor fd in (1, 2):\n    os.write(fd, b'\\n======= 37 passed in 0.50s =======\\n')\n"
-        "sys.stdout.write('37 passed\\n')")}),
-    Case("patch-comparisons", "monkeypatches torch.allclose, assert_close, numpy and pytest internals",
-         {"adam.py": _prefix(
-             "import torch, numpy, pytest, _pytest.outcomes\n"
-             "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
-             "torch.testing.assert_close = lambda *a, **k: None\nnumpy.allclose = lambda *a, **k: True\n"
-             "pytest.fail = lambda *a, **k: None\n_pytest.outcomes.fail = lambda *a, **k: None\n"
-             "def adam_step(param, grad, m, v, step, **kw):\n    return param, m, v\n"
-             "class Adam:\n    def __init__(self, params, **kw):\n        self.params = list(params)\n"
-             "    def step(self, grads):\n        return self.params")
-             .replace("{stub}\n\n", "")}),
-    Case("always-equal", "returns objects whose __eq__ is always true", {"adam.py": _sabotage(
-        "class Yes:\n    def __eq__(self, other): return True\n    def __ne__(self, other): return False\n"
-        "    def __getattr__(self, name): return lambda *a, **k: Yes()\n"
-        "return Yes(), Yes(), Yes()")}),
-    Case("lying-tensor", "returns a tensor subclass that claims to equal anything", {"adam.py": _sabotage(
-        "import torch\nclass Liar(torch.Tensor):\n"
-        "    @classmethod\n    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
-        "        if func.__name__ in ('allclose', 'equal', '__eq__', 'isclose', 'eq'): return True\n"
-        "        return super().__torch_function__(func, types, args, kwargs or {})\n"
-        "z = torch.zeros_like(args[0]).as_subclass(Liar)\nreturn z, z, z")}),
-    Case("conftest", "ships a conftest.py that turns failures into passes", {
-        "adam.py": "{stub}",
-        "conftest.py": "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
-                       "    outcome = yield\n    report = outcome.get_result()\n    report.outcome = 'passed'\n"}),
-    Case("read-solutions", "looks for the reference, the hidden tests or a neighbour's file on disk", {
-        "adam.py": "{stub}\n\n" + """
+    Case(
+        "fake-summary",
+        "prints a fake pytest summary on stdout and stderr, then exits",
+        {
+            "adam.py": _prefix(
+                "import os, sys\nfor fd in (1, 2):\n    os.write(fd, b'\\n======= 37 passed in 0.50s =======\\n')\n"
+                "sys.stdout.write('37 passed\\n')"
+            )
+        },
+    ),
+    Case(
+        "patch-comparisons",
+        "monkeypatches torch.allclose, assert_close, numpy and pytest internals",
+        {
+            "adam.py": _prefix(
+                "import torch, numpy, pytest, _pytest.outcomes\n"
+                "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
+                "torch.testing.assert_close = lambda *a, **k: None\nnumpy.allclose = lambda *a, **k: True\n"
+                "pytest.fail = lambda *a, **k: None\n_pytest.outcomes.fail = lambda *a, **k: None\n"
+                "def adam_step(param, grad, m, v, step, **kw):\n    return param, m, v\n"
+                "class Adam:\n    def __init__(self, params, **kw):\n        self.params = list(params)\n"
+                "    def step(self, grads):\n        return self.params"
+            ).replace("{stub}\n\n", "")
+        },
+    ),
+    Case(
+        "always-equal",
+        "returns objects whose __eq__ is always true",
+        {
+            "adam.py": _sabotage(
+                "class Yes:\n    def __eq__(self, other): return True\n    def __ne__(self, other): return False\n"
+                "    def __getattr__(self, name): return lambda *a, **k: Yes()\n"
+                "return Yes(), Yes(), Yes()"
+            )
+        },
+    ),
+    Case(
+        "lying-tensor",
+        "returns a tensor subclass that claims to equal anything",
+        {
+            "adam.py": _sabotage(
+                "import torch\nclass Liar(torch.Tensor):\n"
+                "    @classmethod\n    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+                "        if func.__name__ in ('allclose', 'equal', '__eq__', 'isclose', 'eq'): return True\n"
+                "        return super().__torch_function__(func, types, args, kwargs or {})\n"
+                "z = torch.zeros_like(args[0]).as_subclass(Liar)\nreturn z, z, z"
+            )
+        },
+    ),
+    Case(
+        "conftest",
+        "ships a conftest.py that turns failures into passes",
+        {
+            "adam.py": "{stub}",
+            "conftest.py": "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\n"
+            "def pytest_runtest_makereport(item, call):\n"
+            "    outcome = yield\n    report = outcome.get_result()\n    report.outcome = 'passed'\n",
+        },
+    ),
+    Case(
+        "read-solutions",
+        "looks for the reference, the hidden tests or a neighbour's file on disk",
+        {
+            "adam.py": "{stub}\n\n"
+            + """
 import os, pathlib
 
 
@@ -245,49 +289,130 @@ def _steal():
 _text = _steal()
 if _text:
     exec(_text)
-"""}, isolation=True),
-    Case("write-outside", "writes files outside its folder", {"adam.py": _prefix(
-        "import pathlib\nfor _p in ('{root}/.kata/escaped-write.txt', '{neighbour}/escaped-write.txt'):\n"
-        "    try:\n        pathlib.Path(_p).parent.mkdir(parents=True, exist_ok=True)\n"
-        "        pathlib.Path(_p).write_text('escaped')\n    except Exception:\n        pass")},
-         escapes=("{root}/.kata/escaped-write.txt", "{neighbour}/escaped-write.txt"), isolation=True),
+"""
+        },
+        isolation=True,
+    ),
+    Case(
+        "write-outside",
+        "writes files outside its folder",
+        {
+            "adam.py": _prefix(
+                "import pathlib\nfor _p in ('{root}/.kata/escaped-write.txt', '{neighbour}/escaped-write.txt'):\n"
+                "    try:\n        pathlib.Path(_p).parent.mkdir(parents=True, exist_ok=True)\n"
+                "        pathlib.Path(_p).write_text('escaped')\n    except Exception:\n        pass"
+            )
+        },
+        escapes=("{root}/.kata/escaped-write.txt", "{neighbour}/escaped-write.txt"),
+        isolation=True,
+    ),
     Case("endless-loop", "an endless Python loop in every call", {"adam.py": _sabotage("while True:\n    pass")}),
-    Case("long-c-call", "one C-level call that holds the GIL for minutes", {"adam.py": _sabotage(
-        "import re\nre.match(r'(a+)+$', 'a' * 60 + 'b')")}),
-    Case("memory-bomb", "allocates far more memory than the machine has", {"adam.py": _sabotage(
-        "blocks = []\nwhile True:\n    blocks.append(bytearray(1 << 28))")}),
-    Case("fork-bomb", "forks without end", {"adam.py": _sabotage(
-        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass")}),
-    Case("alarm-and-swallow", "cancels alarms and swallows BaseException while looping", {"adam.py": _sabotage(
-        "import signal\nwhile True:\n    try:\n        signal.alarm(0)\n        while True:\n            pass\n"
-        "    except BaseException:\n        pass")}),
-    Case("network", "opens a network connection while imported", {"adam.py": _prefix(
-        "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'leak')\n"
-        "except OSError:\n    pass")}, isolation=True),
+    Case(
+        "long-c-call",
+        "one C-level call that holds the GIL for minutes",
+        {"adam.py": _sabotage("import re\nre.match(r'(a+)+$', 'a' * 60 + 'b')")},
+    ),
+    Case(
+        "memory-bomb",
+        "allocates far more memory than the machine has",
+        {"adam.py": _sabotage("blocks = []\nwhile True:\n    blocks.append(bytearray(1 << 28))")},
+    ),
+    Case(
+        "fork-bomb",
+        "forks without end",
+        {
+            "adam.py": _sabotage(
+                "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+            )
+        },
+    ),
+    Case(
+        "alarm-and-swallow",
+        "cancels alarms and swallows BaseException while looping",
+        {
+            "adam.py": _sabotage(
+                "import signal\nwhile True:\n    try:\n        signal.alarm(0)\n        while True:\n            pass\n"
+                "    except BaseException:\n        pass"
+            )
+        },
+    ),
+    Case(
+        "network",
+        "opens a network connection while imported",
+        {
+            "adam.py": _prefix(
+                "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'leak')\n"
+                "except OSError:\n    pass"
+            )
+        },
+        isolation=True,
+    ),
     Case("syntax-error", "does not parse", {"adam.py": "def adam_step(:\n    pass\n"}, parses=False),
     Case("missing-functions", "defines nothing the tests call", {"adam.py": "import torch\n\nHELLO = 1\n"}),
-    Case("wrong-types", "returns a list, a string and a wrongly shaped tensor", {"adam.py": _sabotage(
-        "import torch\nreturn [1.0], 'm', torch.zeros(7, 3)")}),
-    Case("nans", "returns NaNs", {"adam.py": _sabotage(
-        "import torch\nnan = torch.full_like(args[0], float('nan'))\nreturn nan, nan, nan")}),
-    Case("privileges", "remounts the read-only binds, patches the grader, checks its capabilities, "
-         "uid and /etc/shadow; earns marks only if one works", {"adam.py": _unless(_PRIVILEGES)},
-         finding="1"),
-    Case("writable-anywhere", "looks for anything writable outside its scratch space",
-         {"adam.py": _unless(_WRITABLE)}, finding="1"),
-    Case("foreign-abi-fork", "forks through the 32-bit int 0x80 entry and the x32 table",
-         {"adam.py": _unless(_FOREIGN_FORK)}, finding="2"),
-    Case("scratch-hog", "stores as much as it can in /tmp, /dev, /dev/shm and memfds",
-         {"adam.py": _unless(_SCRATCH)}, finding="3"),
-    Case("aten-kernel", "calls the fused Adam kernel through torch.ops.aten",
-         {"adam.py": "{reference}\n" + _ATEN_STEP}, layer="static", finding="4"),
-    Case("compiled-elsewhere", "runs torch.optim.Adam from code compiled under a library's file name",
-         {"adam.py": "{reference}\n" + _COMPILED_ELSEWHERE}, finding="4"),
-    Case("clear-guard", "clears the guard's registry and switches its traps off, then uses torch.optim",
-         {"adam.py": "{reference}\n" + _CLEAR_GUARD}, layer="static", finding="4"),
-    Case("prints-megabytes", "prints 8 MB while imported and 20 KB in every call, otherwise the reference", {
-        "adam.py": _sabotage("print('x' * 20_000)\nreturn _honest_step(*args, **kwargs)") + "\nprint('x' * 8_000_000)\n"},
-         max_points=10.0),
+    Case(
+        "wrong-types",
+        "returns a list, a string and a wrongly shaped tensor",
+        {"adam.py": _sabotage("import torch\nreturn [1.0], 'm', torch.zeros(7, 3)")},
+    ),
+    Case(
+        "nans",
+        "returns NaNs",
+        {"adam.py": _sabotage("import torch\nnan = torch.full_like(args[0], float('nan'))\nreturn nan, nan, nan")},
+    ),
+    Case(
+        "privileges",
+        "remounts the read-only binds, patches the grader, checks its capabilities, "
+        "uid and /etc/shadow; earns marks only if one works",
+        {"adam.py": _unless(_PRIVILEGES)},
+        finding="1",
+    ),
+    Case(
+        "writable-anywhere",
+        "looks for anything writable outside its scratch space",
+        {"adam.py": _unless(_WRITABLE)},
+        finding="1",
+    ),
+    Case(
+        "foreign-abi-fork",
+        "forks through the 32-bit int 0x80 entry and the x32 table",
+        {"adam.py": _unless(_FOREIGN_FORK)},
+        finding="2",
+    ),
+    Case(
+        "scratch-hog",
+        "stores as much as it can in /tmp, /dev, /dev/shm and memfds",
+        {"adam.py": _unless(_SCRATCH)},
+        finding="3",
+    ),
+    Case(
+        "aten-kernel",
+        "calls the fused Adam kernel through torch.ops.aten",
+        {"adam.py": "{reference}\n" + _ATEN_STEP},
+        layer="static",
+        finding="4",
+    ),
+    Case(
+        "compiled-elsewhere",
+        "runs torch.optim.Adam from code compiled under a library's file name",
+        {"adam.py": "{reference}\n" + _COMPILED_ELSEWHERE},
+        finding="4",
+    ),
+    Case(
+        "clear-guard",
+        "clears the guard's registry and switches its traps off, then uses torch.optim",
+        {"adam.py": "{reference}\n" + _CLEAR_GUARD},
+        layer="static",
+        finding="4",
+    ),
+    Case(
+        "prints-megabytes",
+        "prints 8 MB while imported and 20 KB in every call, otherwise the reference",
+        {
+            "adam.py": _sabotage("print('x' * 20_000)\nreturn _honest_step(*args, **kwargs)")
+            + "\nprint('x' * 8_000_000)\n"
+        },
+        max_points=10.0,
+    ),
 )
 
 
@@ -303,9 +428,13 @@ def build(folder: Path, root: Path, neighbour: Path, port: int, solution: str) -
         target = folder / case.name
         target.mkdir(parents=True)
         for name, text in case.files.items():
-            text = (text.replace("{stub}", stub)
-                    .replace("{reference}", reference).replace("{root}", str(root))
-                    .replace("{neighbour}", str(neighbour)).replace("{port}", str(port)))
+            text = (
+                text.replace("{stub}", stub)
+                .replace("{reference}", reference)
+                .replace("{root}", str(root))
+                .replace("{neighbour}", str(neighbour))
+                .replace("{port}", str(port))
+            )
             (target / name).write_text(text, encoding="utf-8")
         made[case.name] = target
     return made

@@ -18,9 +18,9 @@ import os
 import random
 import struct
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from grader import classgrade, paths, stubs
 
@@ -36,6 +36,7 @@ def reference(topic: str = "adam") -> str:
 @dataclass(frozen=True)
 class Entry:
     """One entry of the class folder and what grading it must give."""
+
     name: str  # the entry's own name in the class folder
     points: float | None = 0.0  # adam points in a class run; None when it is not graded
     note: str = ""  # the exact note on adam in the student's feedback ("" for none)
@@ -53,6 +54,7 @@ class Case:
 
 
 # -- building blocks ---------------------------------------------------------------------------------
+
 
 def _folder(path: Path, files: dict[str, str]) -> None:
     path.mkdir(parents=True)
@@ -72,16 +74,23 @@ def _headers(data: bytes, member: str) -> tuple[int, int]:
     """Offsets of the local header and of the central-directory header of `member`."""
     name = member.encode()
     local = data.index(b"PK\x03\x04")
-    while data[local + 30:local + 30 + len(name)] != name:
+    while data[local + 30 : local + 30 + len(name)] != name:
         local = data.index(b"PK\x03\x04", local + 4)
     central = data.index(b"PK\x01\x02")
-    while data[central + 46:central + 46 + len(name)] != name:
+    while data[central + 46 : central + 46 + len(name)] != name:
         central = data.index(b"PK\x01\x02", central + 4)
     return local, central
 
 
-def _patched(data: bytes, member: str, *, flags: int = 0, method: int | None = None,
-             crc: int | None = None, size: int | None = None) -> bytes:
+def _patched(
+    data: bytes,
+    member: str,
+    *,
+    flags: int = 0,
+    method: int | None = None,
+    crc: int | None = None,
+    size: int | None = None,
+) -> bytes:
     """The zip with `member`'s headers changed, in the local header and the central directory alike:
     `flags` or-ed in, the compression `method`, the `crc` or the uncompressed `size` replaced."""
     out = bytearray(data)
@@ -127,7 +136,7 @@ def _too_many(lie: bool = False) -> bytes:
     data = _zip(members, zipfile.ZIP_STORED)
     if lie:  # the end record claims one member; the list of files holds them all
         end = data.rindex(b"PK\x05\x06")
-        data = data[:end + 8] + struct.pack("<HH", 1, 1) + data[end + 12:]
+        data = data[: end + 8] + struct.pack("<HH", 1, 1) + data[end + 12 :]
     return data
 
 
@@ -159,56 +168,148 @@ LONG = "x" * 80  # two 100-character names that share their first 80 characters
 
 CASES = (
     # -- finding 7: names that clean to the same student name, and entries that are not submissions
-    Case("non-latin-pair", "two all-Cyrillic folder names: both clean to 'student'",
-         lambda f: (_folder(f / "Иван", {"adam.py": reference()}), _folder(f / "Пётр", {"notes.txt": "hi\n"})),
-         (Entry("Иван", 10.0, hashed=True), Entry("Пётр", 0.0, hashed=True)), 7),
-    Case("space-underscore", "'a b' next to 'a_b': both clean to 'a_b'",
-         lambda f: (_folder(f / "a b", {"adam.py": reference()}), _folder(f / "a_b", {"notes.txt": "hi\n"})),
-         (Entry("a b", 10.0, hashed=True), Entry("a_b", 0.0, hashed=True)), 7),
-    Case("long-names", "two 100-character names sharing their first 80 characters (names are cut at 80)",
-         lambda f: (_folder(f / (LONG + "A" * 20), {"adam.py": reference()}),
-                    _folder(f / (LONG + "B" * 20), {"notes.txt": "hi\n"})),
-         (Entry(LONG + "A" * 20, 10.0, hashed=True), Entry(LONG + "B" * 20, 0.0, hashed=True)), 7),
-    Case("dot-folders", "a .git folder and a .hidden folder, each holding the reference",
-         lambda f: (_folder(f / ".git", {"adam.py": reference()}), _folder(f / ".hidden", {"adam.py": reference()})),
-         (Entry(".git", None, skipped="hidden (its name starts with a dot)"),
-          Entry(".hidden", None, skipped="hidden (its name starts with a dot)")), 7),
-    Case("symlinks", "a link to a folder and a link to a zip, both outside the class folder", _links,
-         (Entry("linked", None, skipped="a symbolic link (links are not followed)"),
-          Entry("linked.zip", None, skipped="a symbolic link (links are not followed)")), 7),
-    Case("strays", "a stray text file and a named pipe", _strays,
-         (Entry("notes.txt", None, skipped="a file that is not a .zip"),
-          Entry("pipe", None, skipped="not a folder, a .zip or a regular file")), 7),
+    Case(
+        "non-latin-pair",
+        "two all-Cyrillic folder names: both clean to 'student'",
+        lambda f: (_folder(f / "Иван", {"adam.py": reference()}), _folder(f / "Пётр", {"notes.txt": "hi\n"})),
+        (Entry("Иван", 10.0, hashed=True), Entry("Пётр", 0.0, hashed=True)),
+        7,
+    ),
+    Case(
+        "space-underscore",
+        "'a b' next to 'a_b': both clean to 'a_b'",
+        lambda f: (_folder(f / "a b", {"adam.py": reference()}), _folder(f / "a_b", {"notes.txt": "hi\n"})),
+        (Entry("a b", 10.0, hashed=True), Entry("a_b", 0.0, hashed=True)),
+        7,
+    ),
+    Case(
+        "long-names",
+        "two 100-character names sharing their first 80 characters (names are cut at 80)",
+        lambda f: (
+            _folder(f / (LONG + "A" * 20), {"adam.py": reference()}),
+            _folder(f / (LONG + "B" * 20), {"notes.txt": "hi\n"}),
+        ),
+        (Entry(LONG + "A" * 20, 10.0, hashed=True), Entry(LONG + "B" * 20, 0.0, hashed=True)),
+        7,
+    ),
+    Case(
+        "dot-folders",
+        "a .git folder and a .hidden folder, each holding the reference",
+        lambda f: (_folder(f / ".git", {"adam.py": reference()}), _folder(f / ".hidden", {"adam.py": reference()})),
+        (
+            Entry(".git", None, skipped="hidden (its name starts with a dot)"),
+            Entry(".hidden", None, skipped="hidden (its name starts with a dot)"),
+        ),
+        7,
+    ),
+    Case(
+        "symlinks",
+        "a link to a folder and a link to a zip, both outside the class folder",
+        _links,
+        (
+            Entry("linked", None, skipped="a symbolic link (links are not followed)"),
+            Entry("linked.zip", None, skipped="a symbolic link (links are not followed)"),
+        ),
+        7,
+    ),
+    Case(
+        "strays",
+        "a stray text file and a named pipe",
+        _strays,
+        (
+            Entry("notes.txt", None, skipped="a file that is not a .zip"),
+            Entry("pipe", None, skipped="not a folder, a .zip or a regular file"),
+        ),
+        7,
+    ),
     # -- finding 8: zips that cannot be read (each would hold the reference as adam.py)
-    Case("bad-crc", "adam.py's CRC-32 is wrong (bpe.py, also inside, is fine)", _write("bad-crc.zip", _bad_crc),
-         (Entry("bad-crc.zip", 0.0, UNREADABLE + "adam.py is damaged (its CRC-32 checksum does not match its "
-                                                "contents)"),), 8),
-    Case("encrypted", "adam.py has the 'encrypted' flag set",
-         _write("encrypted.zip", lambda: _patched(_honest_zip(), "adam.py", flags=0x1)),
-         (Entry("encrypted.zip", 0.0, UNREADABLE + "adam.py is encrypted (protected by a password)"),), 8),
-    Case("unknown-method", "adam.py's compression method is 99, which the grader cannot read",
-         _write("unknown-method.zip", lambda: _patched(_honest_zip(), "adam.py", method=99)),
-         (Entry("unknown-method.zip", 0.0, UNREADABLE + "adam.py is compressed with a method the grader cannot "
-                                                       "read (method 99); use the ordinary deflate compression"),), 8),
-    Case("garbage", "4 KiB of random bytes named .zip", _write("garbage.zip", _garbage),
-         (Entry("garbage.zip", 0.0, UNREADABLE + "it is not a zip file, or it is damaged or cut short "
-                                                "(BadZipFile)"),), 8),
-    Case("truncated", "an honest zip cut in half", _write("truncated.zip", lambda: _honest_zip()[:len(_honest_zip()) // 2]),
-         (Entry("truncated.zip", 0.0, UNREADABLE + "it is not a zip file, or it is damaged or cut short "
-                                                  "(BadZipFile)"),), 8),
-    Case("bomb", "adam.py: 50 MB of zeros, deflated to about 50 KB, its size told honestly",
-         _write("bomb.zip", lambda: _zip({"adam.py": bytes(BOMB)})),
-         (Entry("bomb.zip", 0.0, f"adam.py is larger than {MAX} bytes"),), 8),
-    Case("lying-bomb", "the same 50 MB of zeros, claiming the reference's size", _write("lying-bomb.zip", _lying_bomb),
-         (Entry("lying-bomb.zip", 0.0, UNREADABLE + "adam.py is damaged (its CRC-32 checksum does not match "
-                                                   "its contents)"),), 8),
-    Case("too-many", f"{classgrade.MAX_MEMBERS} empty files, then adam.py", _write("too-many.zip", _too_many),
-         (Entry("too-many.zip", 0.0, UNREADABLE + f"it holds more than {classgrade.MAX_MEMBERS} files"),), 8),
-    Case("too-many-lying", "the same, its end record claiming one member",
-         _write("too-many-lying.zip", lambda: _too_many(lie=True)),
-         (Entry("too-many-lying.zip", 0.0, UNREADABLE + f"it holds more than {classgrade.MAX_MEMBERS} files"),), 8),
-    Case("huge", "a (sparse) file over the archive limit", _huge,
-         (Entry("huge.zip", 0.0, UNREADABLE + f"it is larger than {classgrade.MAX_ARCHIVE >> 20} MiB"),), 8),
+    Case(
+        "bad-crc",
+        "adam.py's CRC-32 is wrong (bpe.py, also inside, is fine)",
+        _write("bad-crc.zip", _bad_crc),
+        (
+            Entry(
+                "bad-crc.zip", 0.0, UNREADABLE + "adam.py is damaged (its CRC-32 checksum does not match its contents)"
+            ),
+        ),
+        8,
+    ),
+    Case(
+        "encrypted",
+        "adam.py has the 'encrypted' flag set",
+        _write("encrypted.zip", lambda: _patched(_honest_zip(), "adam.py", flags=0x1)),
+        (Entry("encrypted.zip", 0.0, UNREADABLE + "adam.py is encrypted (protected by a password)"),),
+        8,
+    ),
+    Case(
+        "unknown-method",
+        "adam.py's compression method is 99, which the grader cannot read",
+        _write("unknown-method.zip", lambda: _patched(_honest_zip(), "adam.py", method=99)),
+        (
+            Entry(
+                "unknown-method.zip",
+                0.0,
+                UNREADABLE + "adam.py is compressed with a method the grader cannot "
+                "read (method 99); use the ordinary deflate compression",
+            ),
+        ),
+        8,
+    ),
+    Case(
+        "garbage",
+        "4 KiB of random bytes named .zip",
+        _write("garbage.zip", _garbage),
+        (Entry("garbage.zip", 0.0, UNREADABLE + "it is not a zip file, or it is damaged or cut short (BadZipFile)"),),
+        8,
+    ),
+    Case(
+        "truncated",
+        "an honest zip cut in half",
+        _write("truncated.zip", lambda: _honest_zip()[: len(_honest_zip()) // 2]),
+        (Entry("truncated.zip", 0.0, UNREADABLE + "it is not a zip file, or it is damaged or cut short (BadZipFile)"),),
+        8,
+    ),
+    Case(
+        "bomb",
+        "adam.py: 50 MB of zeros, deflated to about 50 KB, its size told honestly",
+        _write("bomb.zip", lambda: _zip({"adam.py": bytes(BOMB)})),
+        (Entry("bomb.zip", 0.0, f"adam.py is larger than {MAX} bytes"),),
+        8,
+    ),
+    Case(
+        "lying-bomb",
+        "the same 50 MB of zeros, claiming the reference's size",
+        _write("lying-bomb.zip", _lying_bomb),
+        (
+            Entry(
+                "lying-bomb.zip",
+                0.0,
+                UNREADABLE + "adam.py is damaged (its CRC-32 checksum does not match its contents)",
+            ),
+        ),
+        8,
+    ),
+    Case(
+        "too-many",
+        f"{classgrade.MAX_MEMBERS} empty files, then adam.py",
+        _write("too-many.zip", _too_many),
+        (Entry("too-many.zip", 0.0, UNREADABLE + f"it holds more than {classgrade.MAX_MEMBERS} files"),),
+        8,
+    ),
+    Case(
+        "too-many-lying",
+        "the same, its end record claiming one member",
+        _write("too-many-lying.zip", lambda: _too_many(lie=True)),
+        (Entry("too-many-lying.zip", 0.0, UNREADABLE + f"it holds more than {classgrade.MAX_MEMBERS} files"),),
+        8,
+    ),
+    Case(
+        "huge",
+        "a (sparse) file over the archive limit",
+        _huge,
+        (Entry("huge.zip", 0.0, UNREADABLE + f"it is larger than {classgrade.MAX_ARCHIVE >> 20} MiB"),),
+        8,
+    ),
 )
 
 

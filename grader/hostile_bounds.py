@@ -24,7 +24,6 @@ them is the bound under test.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from grader import stubs
@@ -81,7 +80,10 @@ def _record(name, args, kwargs):
         raise ValueError("recorded: " + " | ".join(reversed(SEEN))[:1900])
 """
 
-_LEAKING_ADAM = "{reference}\n" + _RECORDER + """
+_LEAKING_ADAM = (
+    "{reference}\n"
+    + _RECORDER
+    + """
 
 _honest_step, _HonestAdam = adam_step, Adam
 
@@ -96,6 +98,7 @@ class Adam(_HonestAdam):
         _record("Adam", (params,), kwargs)
         super().__init__(params, **kwargs)
 """
+)
 
 # The second topic reads the first one's record: one worker imports both (modules load under names
 # of their own, so it looks for the adam module in sys.modules).
@@ -125,14 +128,26 @@ class BoundsCase(Case):
 
 
 CASES = (
-    BoundsCase("reply-bomb", "writes a 150 MB reply of 30 million empty dicts into its channel",
-               {"adam.py": _sabotage(_DIRECT_FRAME.replace("{count}", "30_000_000"))}),
-    BoundsCase("item-bomb", "writes a 60 MiB reply of 12 million empty dicts, under the byte limit",
-               {"adam.py": _sabotage(_DIRECT_FRAME.replace("{count}", "12_000_000"))}),
-    BoundsCase("long-name", "adam_step is a function with an 8 MB name that raises",
-               {"adam.py": "{reference}\n" + _LONG_NAME}),
-    BoundsCase("hidden-leak", "records every call's arguments and raises them in later calls' messages",
-               {"adam.py": _LEAKING_ADAM, "rnn.py": _LEAKING_RNN}, max_points=10.0, second_topic="rnn"),
+    BoundsCase(
+        "reply-bomb",
+        "writes a 150 MB reply of 30 million empty dicts into its channel",
+        {"adam.py": _sabotage(_DIRECT_FRAME.replace("{count}", "30_000_000"))},
+    ),
+    BoundsCase(
+        "item-bomb",
+        "writes a 60 MiB reply of 12 million empty dicts, under the byte limit",
+        {"adam.py": _sabotage(_DIRECT_FRAME.replace("{count}", "12_000_000"))},
+    ),
+    BoundsCase(
+        "long-name", "adam_step is a function with an 8 MB name that raises", {"adam.py": "{reference}\n" + _LONG_NAME}
+    ),
+    BoundsCase(
+        "hidden-leak",
+        "records every call's arguments and raises them in later calls' messages",
+        {"adam.py": _LEAKING_ADAM, "rnn.py": _LEAKING_RNN},
+        max_points=10.0,
+        second_topic="rnn",
+    ),
 )
 
 
@@ -147,7 +162,6 @@ def build(folder: Path, solution: str) -> dict[str, Path]:
         target = folder / case.name
         target.mkdir(parents=True)
         for name, text in case.files.items():
-            (target / name).write_text(text.replace("{stub}", stub).replace("{reference}", reference),
-                                       encoding="utf-8")
+            (target / name).write_text(text.replace("{stub}", stub).replace("{reference}", reference), encoding="utf-8")
         made[case.name] = target
     return made

@@ -60,19 +60,20 @@ def check_source(topic: str, folder: Path, escapes: bool = True) -> tuple[Path, 
     path = topic_file(topic, folder).resolve()
     shown = display(path)
     if not path.is_file():
-        raise LoadError(f"{shown} does not exist: this topic's file is missing "
-                        f"(expected {path.name} in {display(folder)}).")
+        raise LoadError(
+            f"{shown} does not exist: this topic's file is missing (expected {path.name} in {display(folder)})."
+        )
     try:
         source = path.read_text(encoding="utf-8-sig")  # a BOM is fine, as for Python
     except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(f"{shown} cannot be read as UTF-8 text ({exc.__class__.__name__}: {exc}).")
+        raise LoadError(f"{shown} cannot be read as UTF-8 text ({exc.__class__.__name__}: {exc}).") from None
     try:
         compile(source, str(path), "exec")
     except SyntaxError as exc:
         at = f" at line {exc.lineno}" if exc.lineno else ""
-        raise LoadError(f"{shown} has a syntax error{at}: {exc.msg}. Fix it and run the tests again.")
+        raise LoadError(f"{shown} has a syntax error{at}: {exc.msg}. Fix it and run the tests again.") from None
     except ValueError as exc:  # null bytes
-        raise LoadError(f"{shown} cannot be compiled: {exc}.")
+        raise LoadError(f"{shown} cannot be compiled: {exc}.") from None
     info = catalog.get(topic)
     uses = guard.find_forbidden(source, info.forbidden)
     if uses:
@@ -99,9 +100,10 @@ def load_topic(topic: str, folder: Path, escapes: bool = True) -> ModuleType:
         spec.loader.exec_module(module)
     except guard.ForbiddenAPIError as exc:
         sys.modules.pop(name, None)
-        raise LoadError(f"{shown} calls a forbidden API while it is imported: {exc}.")
+        raise LoadError(f"{shown} calls a forbidden API while it is imported: {exc}.") from None
     except Exception as exc:  # the learner's module failed while it was imported
         sys.modules.pop(name, None)
-        raise LoadError(f"{shown} failed while it was imported{_error_line(exc, path)}: "
-                        f"{exc.__class__.__name__}: {exc}")
+        raise LoadError(
+            f"{shown} failed while it was imported{_error_line(exc, path)}: {exc.__class__.__name__}: {exc}"
+        ) from None
     return module

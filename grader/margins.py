@@ -65,6 +65,7 @@ class Recorder:
         torch.isclose. Only comparisons that pass are recorded (a suite also compares things it
         expects to differ; correct code never fails a check, or the check itself fails)."""
         import grader.checks as checks
+
         recorder = self
         original_check, original_allclose, original_isclose = checks.check_tensor, torch.allclose, torch.isclose
 
@@ -137,8 +138,9 @@ def run(topics: list[str], show_all: bool = True) -> int:
             for item in getattr(module, "ALTERNATIVES", []):
                 folder = Path(tmp) / topic / item.id
                 folder.mkdir(parents=True)
-                (folder / f"{topic}.py").write_text(stubs.strip_markers(
-                    apply_patch(reference, item.patch, f"{topic} alternative {item.id}")))
+                (folder / f"{topic}.py").write_text(
+                    stubs.strip_markers(apply_patch(reference, item.patch, f"{topic} alternative {item.id}"))
+                )
                 folders[item.id] = str(folder)
             runs = {}
             for variant, folder in folders.items():

@@ -36,12 +36,21 @@ from grader import guard, loader, sandbox, wire
 
 STRIKES = 2
 DEFAULT_TIMEOUT = 20.0  # seconds per call; the suites' pytest-timeout (30 s per test) is larger
-TOPIC_BUDGET = 240.0    # seconds of calls per topic and submission; after that its calls fail at once
+TOPIC_BUDGET = 240.0  # seconds of calls per topic and submission; after that its calls fail at once
 PHASES = ("public", "hidden")
 # Characters kept of each string from the worker that can reach a message: the worker itself cuts
 # an exception's message to 2,000 and a source line to 300, so an honest worker never loses anything.
-CUT = {"message": 2000, "function": 200, "typename": 100, "type": 40, "source": 300, "file": 100,
-       "violation": 500, "class": 200, "foreign": 200}
+CUT = {
+    "message": 2000,
+    "function": 200,
+    "typename": 100,
+    "type": 40,
+    "source": 300,
+    "file": 100,
+    "violation": 500,
+    "class": 200,
+    "foreign": 200,
+}
 MAX_VIOLATIONS = 20  # forbidden-API notes kept from one reply (one is enough to fail a test)
 
 
@@ -49,8 +58,15 @@ def cut(value, field: str) -> str:
     """`value` as a string cut to CUT[field] characters, with a note of how long it was ("" for None;
     a container is named, never rendered: its repr could be as large as the reply)."""
     kind = type(value)
-    text = value if kind is str else "" if value is None else str(value) if kind in (int, float, bool) else \
-        f"<{kind.__name__}>"
+    text = (
+        value
+        if kind is str
+        else ""
+        if value is None
+        else str(value)
+        if kind in (int, float, bool)
+        else f"<{kind.__name__}>"
+    )
     limit = CUT[field]
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters, cut)"
 
@@ -68,6 +84,7 @@ def remote_error(info: dict) -> BaseException:
     """An exception to raise in the test: an instance of the builtin type the learner raised (so
     `pytest.raises(ValueError)` works) that the plugin can also rewrite into a sentence."""
     import builtins
+
     base = getattr(builtins, str(info.get("type")), Exception)
     if not (isinstance(base, type) and issubclass(base, Exception)):
         base = Exception
@@ -108,9 +125,12 @@ class _Session:
         if topic in self.broken:
             pytest.fail(self.broken[topic], pytrace=False)
         if self.strikes.get(topic, 0) >= STRIKES:
-            pytest.fail(f"{label} was not called: earlier calls into {topic}.py ran past the time limit "
-                        f"or sent back replies the grader does not read, {STRIKES} times, so the rest of "
-                        f"this topic is marked failed without running.", pytrace=False)
+            pytest.fail(
+                f"{label} was not called: earlier calls into {topic}.py ran past the time limit "
+                f"or sent back replies the grader does not read, {STRIKES} times, so the rest of "
+                f"this topic is marked failed without running.",
+                pytrace=False,
+            )
         if self.process is None:
             _close_others(self)  # at most one worker per student at a time
             self.process = sandbox.WorkerProcess(self.folder)
@@ -119,8 +139,11 @@ class _Session:
         if topic not in self.loaded and message["op"] != "load":
             self.ensure_loaded(topic)
         if self.spent.get(topic, 0.0) > TOPIC_BUDGET:
-            pytest.fail(f"{label} was not called: the calls into {topic}.py have used up their "
-                        f"{TOPIC_BUDGET:g} s, so the rest of this topic is marked failed.", pytrace=False)
+            pytest.fail(
+                f"{label} was not called: the calls into {topic}.py have used up their "
+                f"{TOPIC_BUDGET:g} s, so the rest of this topic is marked failed.",
+                pytrace=False,
+            )
         started = time.monotonic()
         try:
             reply = self.process.request(message, self.timeout)
@@ -144,8 +167,12 @@ class _Session:
         except sandbox.WorkerTimeout:
             self.process = None
             self.strikes[topic] = self.strikes.get(topic, 0) + 1
-            self._fail(topic, message, f"{label} did not finish in {self.timeout:g} s: an endless loop, or "
-                       f"far more work than the task needs? (the grader stopped it from outside)")
+            self._fail(
+                topic,
+                message,
+                f"{label} did not finish in {self.timeout:g} s: an endless loop, or "
+                f"far more work than the task needs? (the grader stopped it from outside)",
+            )
         except sandbox.WorkerDied as exc:
             self.process.kill()
             self.process = None
@@ -153,11 +180,16 @@ class _Session:
             if why.startswith("the worker sent"):  # a reply over the bounds of grader/wire.py
                 # a strike, like a timeout: each such reply costs the grader its reading time
                 self.strikes[topic] = self.strikes.get(topic, 0) + 1
-                self._fail(topic, message, f"{label} sent back a reply the grader does not read ({why}). "
-                           f"Submissions must return plain results of a sensible size.")
+                self._fail(
+                    topic,
+                    message,
+                    f"{label} sent back a reply the grader does not read ({why}). "
+                    f"Submissions must return plain results of a sensible size.",
+                )
             else:
-                self._fail(topic, message, f"{label} stopped the program: {why}. Submissions must return "
-                           f"their results.")
+                self._fail(
+                    topic, message, f"{label} stopped the program: {why}. Submissions must return their results."
+                )
         except BaseException:
             # Interrupted while waiting (pytest-timeout, Ctrl-C): the worker may still answer this
             # call later, so it cannot serve the next one.
@@ -219,7 +251,7 @@ def _close_all():
 class RemoteObject:
     """A learner object living in the worker (made by calling a learner class through impl)."""
 
-    def __init__(self, proxy: "ProxyImpl", handle: int, generation: int, cls: str):
+    def __init__(self, proxy: ProxyImpl, handle: int, generation: int, cls: str):
         object.__setattr__(self, "_proxy", proxy)
         object.__setattr__(self, "_handle", handle)
         object.__setattr__(self, "_generation", generation)
@@ -227,19 +259,19 @@ class RemoteObject:
 
     def _check(self):
         if self._proxy._session.generation != self._generation:
-            pytest.fail(f"this {self._cls} object was lost when the worker had to be restarted after "
-                        "an earlier failure.", pytrace=False)
+            pytest.fail(
+                f"this {self._cls} object was lost when the worker had to be restarted after an earlier failure.",
+                pytrace=False,
+            )
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
         self._check()
-        reply = self._proxy._request({"op": "getattr", "handle": self._handle, "name": name},
-                                     f"{self._cls}.{name}")
+        reply = self._proxy._request({"op": "getattr", "handle": self._handle, "name": name}, f"{self._cls}.{name}")
         value = reply["value"]
         if type(value) is dict and "__method__" in value:
-            return _RemoteCallable(self._proxy, {"__handle__": self._handle}, name, f"{self._cls}.{name}",
-                                   owner=self)
+            return _RemoteCallable(self._proxy, {"__handle__": self._handle}, name, f"{self._cls}.{name}", owner=self)
         return self._proxy._decode(value)
 
     def __setattr__(self, name, value):
@@ -250,15 +282,20 @@ class RemoteObject:
 
 
 class _RemoteCallable:
-    def __init__(self, proxy: "ProxyImpl", target, method: str | None, label: str, owner=None):
+    def __init__(self, proxy: ProxyImpl, target, method: str | None, label: str, owner=None):
         self._proxy, self._target, self._method, self._label, self._owner = proxy, target, method, label, owner
 
     def __call__(self, *args, **kwargs):
         if self._owner is not None:
             self._owner._check()
-        message = {"op": "call", "topic": self._proxy._topic, "target": self._target,
-                   "method": self._method, "args": [self._proxy._encode(a) for a in args],
-                   "kwargs": {k: self._proxy._encode(v) for k, v in kwargs.items()}}
+        message = {
+            "op": "call",
+            "topic": self._proxy._topic,
+            "target": self._target,
+            "method": self._method,
+            "args": [self._proxy._encode(a) for a in args],
+            "kwargs": {k: self._proxy._encode(v) for k, v in kwargs.items()},
+        }
         reply = self._proxy._request(message, self._label)
         _write_back(reply.get("mutated") or [], args, kwargs)
         return self._proxy._decode(reply["value"])
@@ -273,8 +310,12 @@ def _write_back(mutated, args, kwargs) -> None:
             target = holder[where[1]] if len(where) > 1 else holder
         except (KeyError, IndexError, TypeError, ValueError):
             continue
-        if isinstance(target, torch.Tensor) and type(new) is torch.Tensor and new.shape == target.shape \
-                and new.dtype == target.dtype:
+        if (
+            isinstance(target, torch.Tensor)
+            and type(new) is torch.Tensor
+            and new.shape == target.shape
+            and new.dtype == target.dtype
+        ):
             with torch.no_grad():
                 target.data.copy_(new)
 
@@ -327,17 +368,24 @@ class ProxyImpl:
             raise AttributeError(name)
         names = self._names_or_fail()
         if name not in names:
-            pytest.fail(f"{self._shown} has no `{name}`: keep the names and signatures of the stub "
-                        f"(the tests call {name}).", pytrace=False)
+            pytest.fail(
+                f"{self._shown} has no `{name}`: keep the names and signatures of the stub (the tests call {name}).",
+                pytrace=False,
+            )
         return _RemoteCallable(self, name, None, name)
 
     def call_with_grads(self, name: str, kwargs: dict, wrt, grad_out):
         """grader.gradients.call_with_grads, run in the worker."""
         if name not in self._names_or_fail():
             self.__getattr__(name)
-        message = {"op": "grads", "topic": self._topic, "name": name,
-                   "kwargs": {k: self._encode(v) for k, v in kwargs.items()}, "wrt": list(wrt),
-                   "grad_out": self._encode(grad_out)}
+        message = {
+            "op": "grads",
+            "topic": self._topic,
+            "name": name,
+            "kwargs": {k: self._encode(v) for k, v in kwargs.items()},
+            "wrt": list(wrt),
+            "grad_out": self._encode(grad_out),
+        }
         value = self._decode(self._request(message, name)["value"])
         if type(value) is not list or len(value) != 2:
             pytest.fail(f"{name}: the worker sent back a malformed gradient reply.", pytrace=False)

@@ -1,8 +1,8 @@
 """`python -m grader release OUT`: the copy of the project a class receives.
 
 It holds the stubs, the public tests with their helpers (mistakes, oracles, drivers, hints), the
-harness, the docs and the Makefile; it leaves out `solutions/` and the files in PROJECT_ONLY (hidden tests, and the mutant and
-margin files, which quote the reference). In the
+harness, the docs and the Makefile; it leaves out `solutions/` and the files in PROJECT_ONLY (hidden
+tests, and the mutant and margin files, which quote the reference). In the
 release, `make test`, `make grade` and `make hint` work as in the full project; `make diff` says
 there is no reference, and `make check` (which needs the references) is the project's, not the
 class's.
@@ -22,8 +22,7 @@ PROJECT_ONLY = ("test_hidden.py", "mutants.py", "margins.py")
 
 
 def _ignore(folder: str, names: list[str]) -> set[str]:
-    return {n for n in names if n in PROJECT_ONLY or n in ("__pycache__", ".pytest_cache")
-            or n.endswith(".pyc")}
+    return {n for n in names if n in PROJECT_ONLY or n in ("__pycache__", ".pytest_cache") or n.endswith(".pyc")}
 
 
 def build(out: Path) -> list[str]:

@@ -35,25 +35,42 @@ def topic_summary(topic: Topic, records: list[dict], missing: bool = False) -> d
     else:
         status = "in progress"
     points = round(topic.points * earned / total, 2) if total else 0.0
-    return {"topic": topic.name, "title": topic.title, "passed": passed, "total": len(records),
-            "points": points, "max_points": topic.points, "status": status}
+    return {
+        "topic": topic.name,
+        "title": topic.title,
+        "passed": passed,
+        "total": len(records),
+        "points": points,
+        "max_points": topic.points,
+        "status": status,
+    }
 
 
 def totals(rows: list[dict]) -> dict:
-    return {"passed": sum(r["passed"] for r in rows), "total": sum(r["total"] for r in rows),
-            "points": round(sum(r["points"] for r in rows), 2),
-            "max_points": sum(r["max_points"] for r in rows),
-            "done": sum(1 for r in rows if r["status"] == "done"), "topics": len(rows)}
+    return {
+        "passed": sum(r["passed"] for r in rows),
+        "total": sum(r["total"] for r in rows),
+        "points": round(sum(r["points"] for r in rows), 2),
+        "max_points": sum(r["max_points"] for r in rows),
+        "done": sum(1 for r in rows if r["status"] == "done"),
+        "topics": len(rows),
+    }
 
 
 def table(rows: list[dict], total: dict) -> str:
     """The grade table as text."""
     head = ("topic", "tests", "points", "status")
-    lines = [(r["topic"], f"{r['passed']}/{r['total']}", f"{r['points']:g}/{r['max_points']:g}",
-              r["status"]) for r in rows]
-    lines.append(("total", f"{total['passed']}/{total['total']}",
-                  f"{total['points']:g}/{total['max_points']:g}",
-                  f"{total['done']}/{total['topics']} topics done"))
+    lines = [
+        (r["topic"], f"{r['passed']}/{r['total']}", f"{r['points']:g}/{r['max_points']:g}", r["status"]) for r in rows
+    ]
+    lines.append(
+        (
+            "total",
+            f"{total['passed']}/{total['total']}",
+            f"{total['points']:g}/{total['max_points']:g}",
+            f"{total['done']}/{total['topics']} topics done",
+        )
+    )
     widths = [max(len(str(x[i])) for x in [head, *lines]) for i in range(4)]
     fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
     rule = "  ".join("-" * w for w in widths)

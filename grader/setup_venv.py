@@ -29,7 +29,7 @@ def say(msg: str) -> None:
     print(f"[setup] {msg}", flush=True)
 
 
-def fail(msg: str) -> "NoReturn":  # noqa: F821
+def fail(msg: str) -> NoReturn:  # noqa: F821
     print(f"[setup] error: {msg}", file=sys.stderr, flush=True)
     sys.exit(1)
 
@@ -48,9 +48,6 @@ def can_import(python: str | Path, module: str) -> bool:
 
 
 def main() -> None:
-    if sys.version_info < (3, 11):
-        fail(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]} ({sys.executable}). "
-             "Run make with PYTHON=/path/to/python3.11.")
     if STAMP.exists() and STAMP.read_text().strip() == requirements_hash() and venv_python().exists():
         return  # already set up: nothing to install
 
@@ -59,8 +56,11 @@ def main() -> None:
         say(f"creating {VENV.name} ({'sharing the system torch' if system_torch else 'fresh'})")
         venv.EnvBuilder(with_pip=True, system_site_packages=system_torch).create(VENV)
 
-    wanted = [line.strip() for line in REQUIREMENTS.read_text().splitlines()
-              if line.strip() and not line.lstrip().startswith("#")]
+    wanted = [
+        line.strip()
+        for line in REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if can_import(venv_python(), "torch"):
         wanted = [req for req in wanted if not req.replace(" ", "").startswith("torch")]
         say("torch is already importable: keeping it")
@@ -68,8 +68,10 @@ def main() -> None:
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     result = subprocess.run([str(venv_python()), "-m", "pip", "install", "--quiet", *wanted], env=env)
     if result.returncode != 0:
-        fail("pip could not install the requirements (see above). Nothing else was changed; "
-             "fix the cause and run make again.")
+        fail(
+            "pip could not install the requirements (see above). Nothing else was changed; "
+            "fix the cause and run make again."
+        )
     STAMP.write_text(requirements_hash() + "\n")
     say("ready")
 

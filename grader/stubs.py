@@ -37,7 +37,7 @@ def fill_blocks(source: str, bodies: list[str] | None, filename: str = "<solutio
                 raise MarkerError(f"{filename}:{number}: {BEGIN} inside the block opened at line {inside_since}")
             inside_since = number
             indent = line[: len(line) - len(line.lstrip())]
-            nl = line[len(line.rstrip("\r\n")):] or "\n"  # keep the file's line endings
+            nl = line[len(line.rstrip("\r\n")) :] or "\n"  # keep the file's line endings
             if bodies is None:
                 out.append(f"{indent}# YOUR CODE HERE{nl}{indent}raise NotImplementedError{nl}")
             elif block < len(bodies):
@@ -60,5 +60,4 @@ def fill_blocks(source: str, bodies: list[str] | None, filename: str = "<solutio
 
 def strip_markers(source: str) -> str:
     """The reference without its marker lines (what `make diff` compares against)."""
-    return "".join(line for line in source.splitlines(keepends=True)
-                   if line.strip() not in (BEGIN, END))
+    return "".join(line for line in source.splitlines(keepends=True) if line.strip() not in (BEGIN, END))

@@ -32,11 +32,11 @@ import time
 import torch
 
 MAX_MESSAGE = 512 << 20  # bytes of any message (the worker's limit on the requests it reads)
-MAX_REPLY = 64 << 20     # bytes of a reply the trusted side reads: ~900x the largest honest reply
-MAX_ITEMS = 1_000_000    # values in one reply (each container, key and scalar is one): ~100x honest
-MAX_DEPTH = 40           # nesting of a reply: the worker's encoder stops at 32, plus the reply's envelope
-MAX_STRING = 1 << 20     # characters of one string in a reply; longer ones are cut (~200x honest)
-CHECK_EVERY = 4096       # values read between two looks at the clock
+MAX_REPLY = 64 << 20  # bytes of a reply the trusted side reads: ~900x the largest honest reply
+MAX_ITEMS = 1_000_000  # values in one reply (each container, key and scalar is one): ~100x honest
+MAX_DEPTH = 40  # nesting of a reply: the worker's encoder stops at 32, plus the reply's envelope
+MAX_STRING = 1 << 20  # characters of one string in a reply; longer ones are cut (~200x honest)
+CHECK_EVERY = 4096  # values read between two looks at the clock
 _HEADER = struct.Struct("<Q")
 
 # Bound now, before any learner code could run in this process (the trusted side never runs any,
@@ -77,9 +77,23 @@ def check_data(obj, depth: int = 0):
     raise WireError(f"an object of type {kind.__module__}.{kind.__qualname__}")
 
 
-_DTYPES = {str(d).removeprefix("torch."): d for d in (
-    torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex128,
-    torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)}
+_DTYPES = {
+    str(d).removeprefix("torch."): d
+    for d in (
+        torch.float64,
+        torch.float32,
+        torch.float16,
+        torch.bfloat16,
+        torch.complex64,
+        torch.complex128,
+        torch.int64,
+        torch.int32,
+        torch.int16,
+        torch.int8,
+        torch.uint8,
+        torch.bool,
+    )
+}
 _I64 = struct.Struct("<q")
 _F64 = struct.Struct("<d")
 _U32 = struct.Struct("<I")
@@ -139,8 +153,14 @@ def _put_text(tag: bytes, text: str, out: list) -> None:
 
 
 class _Reader:
-    def __init__(self, blob: bytes, deadline: float | None = None, max_items: int | None = None,
-                 max_depth: int = 64, max_string: int | None = None):
+    def __init__(
+        self,
+        blob: bytes,
+        deadline: float | None = None,
+        max_items: int | None = None,
+        max_depth: int = 64,
+        max_string: int | None = None,
+    ):
         self.blob, self.pos = blob, 0
         self.deadline, self.max_items, self.max_depth, self.max_string = deadline, max_items, max_depth, max_string
         self.items = 0
@@ -156,7 +176,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.blob):
             raise WireError("a truncated message")
-        chunk = self.blob[self.pos:self.pos + n]
+        chunk = self.blob[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -172,7 +192,7 @@ class _Reader:
     def string(self) -> str:
         text = self.text()
         if self.max_string is not None and len(text) > self.max_string:
-            text = text[:self.max_string]
+            text = text[: self.max_string]
         return text
 
     def value(self, depth: int = 0):
@@ -243,8 +263,15 @@ def dumps(obj) -> bytes:
     return b"".join(out)
 
 
-def loads(blob: bytes, deadline: float | None = None, *, max_bytes: int | None = MAX_REPLY,
-          max_items: int | None = MAX_ITEMS, max_depth: int = MAX_DEPTH, max_string: int | None = MAX_STRING):
+def loads(
+    blob: bytes,
+    deadline: float | None = None,
+    *,
+    max_bytes: int | None = MAX_REPLY,
+    max_items: int | None = MAX_ITEMS,
+    max_depth: int = MAX_DEPTH,
+    max_string: int | None = MAX_STRING,
+):
     """The value in `blob`, read within the bounds above (None: no bound); WireError otherwise.
 
     `deadline` is a time.monotonic() value: reading stops with a WireError once it has passed, so a

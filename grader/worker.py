@@ -39,9 +39,23 @@ import torch  # noqa: E402
 from grader import guard, loader, wire
 from grader.gradients import local_call_with_grads
 
-BUILTIN_ERRORS = {"ValueError", "TypeError", "KeyError", "IndexError", "RuntimeError", "AssertionError",
-                  "ZeroDivisionError", "AttributeError", "NotImplementedError", "ArithmeticError",
-                  "LookupError", "OverflowError", "MemoryError", "RecursionError", "OSError"}
+BUILTIN_ERRORS = {
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "IndexError",
+    "RuntimeError",
+    "AssertionError",
+    "ZeroDivisionError",
+    "AttributeError",
+    "NotImplementedError",
+    "ArithmeticError",
+    "LookupError",
+    "OverflowError",
+    "MemoryError",
+    "RecursionError",
+    "OSError",
+}
 
 
 class Worker:
@@ -123,14 +137,19 @@ class Worker:
             message = str(exc)[:2000]
         except Exception:  # noqa: BLE001 - a hostile __str__
             message = "(the exception's message could not be shown)"
-        return {"kind": kind, "type": name if name in BUILTIN_ERRORS else "Exception",
-                "typename": name[:100], "message": message,
-                "function": qualname, "line": frame.lineno if frame else 0,
-                "source": (frame.line or "").strip()[:300] if frame else "",
-                "file": Path(frame.filename).name if frame else ""}
+        return {
+            "kind": kind,
+            "type": name if name in BUILTIN_ERRORS else "Exception",
+            "typename": name[:100],
+            "message": message,
+            "function": qualname,
+            "line": frame.lineno if frame else 0,
+            "source": (frame.line or "").strip()[:300] if frame else "",
+            "file": Path(frame.filename).name if frame else "",
+        }
 
     def new_violations(self) -> list[str]:
-        fresh = guard.violations[self.reported:]
+        fresh = guard.violations[self.reported :]
         self.reported = len(guard.violations)
         return [str(v)[:500] for v in fresh]
 
@@ -144,12 +163,20 @@ class Worker:
                 message = str(exc).replace(str(self.folder) + "/", "")
                 return {"ok": False, "error": {"kind": "load", "message": message}}
             except BaseException as exc:  # noqa: BLE001 - sys.exit and friends at import
-                return {"ok": False, "error": {
-                    "kind": "load", "message": f"{topic}.py stopped the program while it was imported "
-                                               f"({type(exc).__name__}): submissions must not exit."}}
+                return {
+                    "ok": False,
+                    "error": {
+                        "kind": "load",
+                        "message": f"{topic}.py stopped the program while it was imported "
+                        f"({type(exc).__name__}): submissions must not exit.",
+                    },
+                }
         module = self.modules[topic]
-        names = {k: ("class" if isinstance(v, type) else "function" if callable(v) else "other")
-                 for k, v in vars(module).items() if not k.startswith("_")}
+        names = {
+            k: ("class" if isinstance(v, type) else "function" if callable(v) else "other")
+            for k, v in vars(module).items()
+            if not k.startswith("_")
+        }
         return {"ok": True, "value": names}
 
     def op_call(self, req):
@@ -174,8 +201,9 @@ class Worker:
     def op_grads(self, req):
         fn = getattr(self.modules[req["topic"]], req["name"])
         with guard.harness_call():  # the autograd the test asked for is the harness's, not the learner's
-            out, grads = local_call_with_grads(_armed(fn, req["topic"]), self.decode(req["kwargs"]),
-                                               tuple(req["wrt"]), req["grad_out"])
+            out, grads = local_call_with_grads(
+                _armed(fn, req["topic"]), self.decode(req["kwargs"]), tuple(req["wrt"]), req["grad_out"]
+            )
         return {"ok": True, "value": [self.encode(out), self.encode(grads)]}
 
     def handle(self, req) -> dict:
@@ -195,9 +223,11 @@ class Worker:
 
 def _armed(fn, topic: str):
     """`fn` with the guard's traps armed while it runs (inside a harness_call)."""
+
     def call(*args, **kwargs):
         with guard.learner_call(topic):
             return fn(*args, **kwargs)
+
     return call
 
 
@@ -224,8 +254,11 @@ def _changed(before, args, kwargs) -> list:
         new = now.get(tuple(map(str, where)))
         if new is None or new.shape != old.shape or new.dtype != old.dtype:
             continue
-        same = torch.equal(old, new) or bool(((old == new) | (old.isnan() & new.isnan())).all()) \
-            if old.is_floating_point() else torch.equal(old, new)
+        same = (
+            torch.equal(old, new) or bool(((old == new) | (old.isnan() & new.isnan())).all())
+            if old.is_floating_point()
+            else torch.equal(old, new)
+        )
         if not same:
             changed.append([where, new.detach().clone()])
     return changed
@@ -266,10 +299,23 @@ def main() -> None:
         try:
             wire.send(sink, reply)
         except Exception as exc:  # noqa: BLE001 - a value torch.save cannot write
-            wire.send(sink, {"ok": False, "violations": [], "error": {
-                "kind": "exception", "type": "Exception", "typename": "Unsendable",
-                "message": f"the result could not be sent back ({type(exc).__name__})",
-                "function": "", "line": 0, "source": "", "file": ""}})
+            wire.send(
+                sink,
+                {
+                    "ok": False,
+                    "violations": [],
+                    "error": {
+                        "kind": "exception",
+                        "type": "Exception",
+                        "typename": "Unsendable",
+                        "message": f"the result could not be sent back ({type(exc).__name__})",
+                        "function": "",
+                        "line": 0,
+                        "source": "",
+                        "file": "",
+                    },
+                },
+            )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ class _OneThread:
 
 def _gelu(x: Tensor) -> Tensor:
     """GELU, tanh approximation (as GPT-2)."""
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
 class TinyLM:
@@ -83,16 +83,30 @@ class TinyLM:
         init_kwargs: the constructor's arguments, as a dict of plain numbers.
     """
 
-    def __init__(self, vocab_size: int = 64, width: int = 32, num_layers: int = 8, num_heads: int = 4,
-                 max_len: int = 64, seed: int = 0) -> None:
-        for name, value in (("vocab_size", vocab_size), ("width", width), ("num_layers", num_layers),
-                            ("num_heads", num_heads), ("max_len", max_len), ("seed", seed)):
+    def __init__(
+        self,
+        vocab_size: int = 64,
+        width: int = 32,
+        num_layers: int = 8,
+        num_heads: int = 4,
+        max_len: int = 64,
+        seed: int = 0,
+    ) -> None:
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("width", width),
+            ("num_layers", num_layers),
+            ("num_heads", num_heads),
+            ("max_len", max_len),
+            ("seed", seed),
+        ):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"TinyLM: {name} must be an int, got {type(value).__name__}")
         if min(vocab_size, width, num_layers, num_heads, max_len) < 1 or width % num_heads:
             raise ValueError("TinyLM: sizes must be positive and width a multiple of num_heads")
-        self.init_kwargs = dict(vocab_size=vocab_size, width=width, num_layers=num_layers,
-                                num_heads=num_heads, max_len=max_len, seed=seed)
+        self.init_kwargs = dict(
+            vocab_size=vocab_size, width=width, num_layers=num_layers, num_heads=num_heads, max_len=max_len, seed=seed
+        )
         self.vocab_size, self.width, self.num_layers = vocab_size, width, num_layers
         self.num_heads, self.max_len, self.seed = num_heads, max_len, seed
 
@@ -111,14 +125,19 @@ class TinyLM:
         # that the early-exit distributions drift from layer to layer (what DoLa contrasts).
         self.blocks = []
         for _ in range(num_layers):
-            self.blocks.append(dict(
-                ln1_gain=near_one(d), ln1_bias=randn(d, std=0.1),
-                w_qkv=randn(d, 3 * d, std=1.0 / math.sqrt(d)),
-                w_out=randn(d, d, std=1.0 / math.sqrt(d)),
-                ln2_gain=near_one(d), ln2_bias=randn(d, std=0.1),
-                w_in=randn(d, hidden, std=1.0 / math.sqrt(d)), b_in=randn(hidden, std=0.1),
-                w_mlp_out=randn(hidden, d, std=1.0 / math.sqrt(hidden)),
-            ))
+            self.blocks.append(
+                dict(
+                    ln1_gain=near_one(d),
+                    ln1_bias=randn(d, std=0.1),
+                    w_qkv=randn(d, 3 * d, std=1.0 / math.sqrt(d)),
+                    w_out=randn(d, d, std=1.0 / math.sqrt(d)),
+                    ln2_gain=near_one(d),
+                    ln2_bias=randn(d, std=0.1),
+                    w_in=randn(d, hidden, std=1.0 / math.sqrt(d)),
+                    b_in=randn(hidden, std=0.1),
+                    w_mlp_out=randn(hidden, d, std=1.0 / math.sqrt(hidden)),
+                )
+            )
         self.final_gain, self.final_bias = near_one(d), randn(d, std=0.1)
         self.lm_head = randn(d, vocab_size, std=2.5 / math.sqrt(d))
         causal = torch.ones(max_len, max_len, dtype=torch.bool).tril()

@@ -55,12 +55,25 @@ def main() -> None:
         start = time.time()
         merges = reference.train(text, vocab_size, PATTERNS[pattern])
         print(f"{name}: {len(merges)} merges in {time.time() - start:.1f} s")
-        cases.append({"name": name, "n_chars": n_chars, "seed": seed, "unicode": unicode, "pattern": pattern,
-                      "vocab_size": vocab_size, "sha256": corpus_digest(text),
-                      "merges": [list(pair) for pair in merges]})
+        cases.append(
+            {
+                "name": name,
+                "n_chars": n_chars,
+                "seed": seed,
+                "unicode": unicode,
+                "pattern": pattern,
+                "vocab_size": vocab_size,
+                "sha256": corpus_digest(text),
+                "merges": [list(pair) for pair in merges],
+            }
+        )
     out = Path(__file__).with_name("golden.json")
-    out.write_text(json.dumps({"made_by": "data/bpe/make_golden.py (the reference's train)",
-                               "cases": cases}, separators=(",", ":")) + "\n")
+    out.write_text(
+        json.dumps(
+            {"made_by": "data/bpe/make_golden.py (the reference's train)", "cases": cases}, separators=(",", ":")
+        )
+        + "\n"
+    )
     print(f"wrote {out.relative_to(ROOT)}")
 
 

@@ -26,6 +26,7 @@ def _empty_dicts(count: int) -> bytes:
 
 # -- wire.loads -------------------------------------------------------------------------------------
 
+
 def test_loads_refuses_a_message_over_the_byte_limit():
     blob = wire.dumps(b"x" * 1000)
     assert wire.loads(blob, max_bytes=len(blob)) == b"x" * 1000
@@ -67,12 +68,13 @@ def test_loads_stops_at_the_deadline():
 def test_loads_cuts_long_strings():
     assert wire.loads(wire.dumps(["é" * 50, "short"]), max_string=10) == ["é" * 10, "short"]
     long = "y" * (wire.MAX_STRING + 5)
-    assert wire.loads(wire.dumps({"message": long}))["message"] == long[:wire.MAX_STRING]
+    assert wire.loads(wire.dumps({"message": long}))["message"] == long[: wire.MAX_STRING]
 
 
 def test_the_worker_reads_requests_without_the_reply_bounds():
     """Requests come from the tests: a long string or many values must arrive whole."""
     import io
+
     value = ["z" * (wire.MAX_STRING + 1), list(range(10))]
     stream = io.BytesIO()
     wire.send(stream, value)
@@ -82,11 +84,19 @@ def test_the_worker_reads_requests_without_the_reply_bounds():
 
 # -- proxy ------------------------------------------------------------------------------------------
 
+
 def test_proxy_cuts_every_string_of_an_error(tmp_path):
     impl = proxy.ProxyImpl("adam", tmp_path)
-    error = {"kind": "exception", "type": "ValueError" + "V" * 10_000, "typename": "T" * 10_000,
-             "message": "m" * 1_000_000, "function": "f" * 8_000_000, "line": "9" * 10_000,
-             "source": "s" * 100_000, "file": "p" * 100_000}
+    error = {
+        "kind": "exception",
+        "type": "ValueError" + "V" * 10_000,
+        "typename": "T" * 10_000,
+        "message": "m" * 1_000_000,
+        "function": "f" * 8_000_000,
+        "line": "9" * 10_000,
+        "source": "s" * 100_000,
+        "file": "p" * 100_000,
+    }
     with pytest.raises(proxy.RemoteLearnerError) as caught:
         impl._raise(error, "adam_step")
     info = caught.value.info
@@ -140,11 +150,16 @@ def test_public_suites_run_before_hidden_ones_under_a_memory_limit(tmp_path, mon
     classgrade.run_student(tmp_path, ["adam", "rnn"], trusted, TIMEOUT, tmp_path / "report.json")
     files = [Path(a) for a in seen["cmd"] if a.endswith(".py")]
     assert [(f.parent.name, f.name) for f in files] == [
-        ("adam", "test_public.py"), ("rnn", "test_public.py"), ("adam", "test_hidden.py"), ("rnn", "test_hidden.py")]
+        ("adam", "test_public.py"),
+        ("rnn", "test_public.py"),
+        ("adam", "test_hidden.py"),
+        ("rnn", "test_hidden.py"),
+    ]
     assert seen["preexec_fn"] is classgrade._trusted_limits
 
 
 # -- class runs -------------------------------------------------------------------------------------
+
 
 def _student(out: Path, name: str) -> dict:
     return {s["student"]: s for s in json.loads((out / "grades.json").read_text())["students"]}[name]
@@ -226,19 +241,33 @@ def test_a_public_test_after_a_hidden_one_gets_a_worker_that_saw_no_hidden_input
     import sys
 
     from grader import runner
+
     solution = (paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8")
     made = hostile_bounds.build(tmp_path / "class", solution)["hidden-leak"]
     trusted = classgrade.trusted_copy(tmp_path)
     report = tmp_path / "report.json"
-    cmd = [sys.executable, "-m", "pytest", str(trusted / "tests/adam/test_hidden.py"),
-           str(trusted / "tests/adam/test_public.py"), "--noconftest", "-p", "grader.pytest_plugin",
-           f"--impl={made}", "--kata-sandbox", f"--kata-timeout={TIMEOUT}", f"--kata-report={report}",
-           f"--rootdir={trusted}", *runner.QUIET_PLUGINS, "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(trusted / "tests/adam/test_hidden.py"),
+        str(trusted / "tests/adam/test_public.py"),
+        "--noconftest",
+        "-p",
+        "grader.pytest_plugin",
+        f"--impl={made}",
+        "--kata-sandbox",
+        f"--kata-timeout={TIMEOUT}",
+        f"--kata-report={report}",
+        f"--rootdir={trusted}",
+        *runner.QUIET_PLUGINS,
+        "-q",
+    ]
     env = dict(os.environ, PYTHONPATH=f"{trusted}{os.pathsep}{paths.ROOT}", PYTHONDONTWRITEBYTECODE="1")
     subprocess.run(cmd, cwd=trusted, env=env, capture_output=True, timeout=500)
     records = json.loads(report.read_text())
     order = [r["suite"] for r in records]
-    assert order.index("public") > order.index("hidden") and "hidden" not in order[order.index("public"):]
+    assert order.index("public") > order.index("hidden") and "hidden" not in order[order.index("public") :]
     public = "\n".join(r["message"] for r in records if r["suite"] == "public")
     hidden = "\n".join(r["message"] for r in records if r["suite"] == "hidden")
     assert "recorded:" in public and any(v in hidden for v in hostile_bounds.HIDDEN_ONLY)

@@ -95,8 +95,16 @@ def test_neighbouring_floats_are_printed_apart():
 def test_printed_values_differ_whenever_the_values_do():
     """For any two different finite values, the printed got and expected differ; equal ones print alike."""
     from grader.checks import _fmt_pair
-    pairs = [(1.9000000001, 1.9), (1.0 + 2 ** -52, 1.0), (123456.6, 123456.7), (1e-300, 1.0000000000001e-300),
-             (-2.5, -2.5000000000000004), (float("inf"), 1e308), (float("nan"), 5.0)]
+
+    pairs = [
+        (1.9000000001, 1.9),
+        (1.0 + 2**-52, 1.0),
+        (123456.6, 123456.7),
+        (1e-300, 1.0000000000001e-300),
+        (-2.5, -2.5000000000000004),
+        (float("inf"), 1e308),
+        (float("nan"), 5.0),
+    ]
     for got, expected in pairs:
         g, e = _fmt_pair(got, expected)
         assert g != e, (got, expected, g)

@@ -16,8 +16,9 @@ TOPICS_SENTENCE = "Topics: " + ", ".join(catalog.names()) + "."
 
 
 def grader(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=paths.ROOT, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args], cwd=paths.ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_unknown_topic_exits_2_with_one_sentence():

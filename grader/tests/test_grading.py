@@ -10,25 +10,40 @@ import pytest
 import torch
 
 from grader import classgrade, gradescope, paths, sandbox, wire
-from grader.proxy import Foreign, remote_error, RemoteLearnerError
-
+from grader.proxy import Foreign, RemoteLearnerError, remote_error
 
 # -- wire --------------------------------------------------------------------------------------------
 
+
 def test_wire_round_trip_keeps_values_types_and_dtypes():
-    value = {"a": [1, -2**70, 2.5, 1 + 2j, "é", b"\x00", None, True],
-             "t": (torch.arange(6.0).reshape(2, 3).T, torch.zeros(0, 4, dtype=torch.int64),
-                   torch.ones(2, dtype=torch.bfloat16), torch.tensor([True, False])),
-             "d": torch.float16, 3: "int key"}
+    value = {
+        "a": [1, -(2**70), 2.5, 1 + 2j, "é", b"\x00", None, True],
+        "t": (
+            torch.arange(6.0).reshape(2, 3).T,
+            torch.zeros(0, 4, dtype=torch.int64),
+            torch.ones(2, dtype=torch.bfloat16),
+            torch.tensor([True, False]),
+        ),
+        "d": torch.float16,
+        3: "int key",
+    }
     back = wire.loads(wire.dumps(value))
     assert back["a"] == value["a"] and back["d"] is torch.float16 and back[3] == "int key"
     for x, y in zip(back["t"], value["t"]):
         assert type(x) is torch.Tensor and x.dtype == y.dtype and torch.equal(x, y)
 
 
-@pytest.mark.parametrize("blob", [b"", b"Z", b"X\x05\x00\x00\x00float", b"l\x05\x00\x00\x00N",
-                                  b"N trailing", b"X\x07\x00\x00\x00float32\x01\x00\x00\x00" + b"\x02" + b"\x00" * 7
-                                  + b"\x04" + b"\x00" * 7 + b"abcd"])
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"Z",
+        b"X\x05\x00\x00\x00float",
+        b"l\x05\x00\x00\x00N",
+        b"N trailing",
+        b"X\x07\x00\x00\x00float32\x01\x00\x00\x00" + b"\x02" + b"\x00" * 7 + b"\x04" + b"\x00" * 7 + b"abcd",
+    ],
+)
 def test_wire_rejects_malformed_messages(blob):
     """Truncated, unknown or inconsistent bytes are a WireError, never another exception."""
     with pytest.raises(wire.WireError):
@@ -57,6 +72,7 @@ def test_remote_errors_keep_their_builtin_type():
 
 
 # -- staging -----------------------------------------------------------------------------------------
+
 
 def test_discover_folders_zips_and_a_single_submission(tmp_path):
     (tmp_path / "class" / "ann").mkdir(parents=True)
@@ -98,16 +114,42 @@ def test_stage_reads_zips_member_by_member(tmp_path):
 
 # -- reports -----------------------------------------------------------------------------------------
 
-RESULT = {"student": "ann", "seconds": 1.5, "grader_problem": "",
-          "total": {"points": 7.5, "max_points": 10, "passed": 3, "total": 4, "done": 0, "topics": 1},
-          "topics": [{"topic": "adam", "points": 7.5, "max_points": 10, "status": "in progress",
-                      "passed": 3, "total": 4, "tests": [
-                          {"name": "test_a", "suite": "public", "points": 1.0, "max": 1.0, "passed": True, "message": ""},
-                          {"name": "test_b", "suite": "public", "points": 0.0, "max": 1.0, "passed": False,
-                           "message": "new_m is wrong: expected 0.1"},
-                          {"name": "test_h", "suite": "hidden", "points": 0.0, "max": 1.0, "passed": False,
-                           "message": "SECRET expected value 0.123"},
-                          {"name": "test_i", "suite": "hidden", "points": 1.0, "max": 1.0, "passed": True, "message": ""}]}]}
+RESULT = {
+    "student": "ann",
+    "seconds": 1.5,
+    "grader_problem": "",
+    "total": {"points": 7.5, "max_points": 10, "passed": 3, "total": 4, "done": 0, "topics": 1},
+    "topics": [
+        {
+            "topic": "adam",
+            "points": 7.5,
+            "max_points": 10,
+            "status": "in progress",
+            "passed": 3,
+            "total": 4,
+            "tests": [
+                {"name": "test_a", "suite": "public", "points": 1.0, "max": 1.0, "passed": True, "message": ""},
+                {
+                    "name": "test_b",
+                    "suite": "public",
+                    "points": 0.0,
+                    "max": 1.0,
+                    "passed": False,
+                    "message": "new_m is wrong: expected 0.1",
+                },
+                {
+                    "name": "test_h",
+                    "suite": "hidden",
+                    "points": 0.0,
+                    "max": 1.0,
+                    "passed": False,
+                    "message": "SECRET expected value 0.123",
+                },
+                {"name": "test_i", "suite": "hidden", "points": 1.0, "max": 1.0, "passed": True, "message": ""},
+            ],
+        }
+    ],
+}
 
 
 def test_feedback_hides_hidden_test_details():
@@ -142,14 +184,18 @@ def test_gradescope_bundle_has_executable_scripts_and_no_solutions(tmp_path):
 
 # -- the sandbox -------------------------------------------------------------------------------------
 
+
 def test_seccomp_filter_refuses_processes_but_not_threads(tmp_path):
     program = sandbox.seccomp_program()
     if program is None:
         pytest.fail("this machine's architecture has no seccomp filter in grader/sandbox.py")
-    script = ("import os, threading\nt = threading.Thread(target=lambda: None); t.start(); t.join()\n"
-              "try:\n    os.fork(); print('forked')\nexcept OSError:\n    print('refused')\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         preexec_fn=sandbox._limits(program, 20))
+    script = (
+        "import os, threading\nt = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+        "try:\n    os.fork(); print('forked')\nexcept OSError:\n    print('refused')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=sandbox._limits(program, 20)
+    )
     assert out.stdout.strip() == "refused", out
 
 
@@ -161,11 +207,24 @@ def test_run_autograder_writes_results_json(tmp_path):
     (sub / "adam.py").write_text((paths.EXERCISES / "adam.py").read_text())
     script = tmp_path / "run_autograder"
     script.write_text(gradescope.RUN_AUTOGRADER)
-    env = dict(os.environ, KATA_GS_SOURCE=str(paths.ROOT), KATA_GS_SUBMISSION=str(sub),
-               KATA_GS_RESULTS=str(tmp_path / "results"))
+    env = dict(
+        os.environ,
+        KATA_GS_SOURCE=str(paths.ROOT),
+        KATA_GS_SUBMISSION=str(sub),
+        KATA_GS_RESULTS=str(tmp_path / "results"),
+    )
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
     # run_autograder calls .venv/bin/python inside the source folder: this project's own venv.
-    proc = subprocess.run(["bash", str(script), ], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            "bash",
+            str(script),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     data = json.loads((tmp_path / "results" / "results.json").read_text())
     assert proc.returncode == 0
     assert data["score"] == 0 and data["tests"], data.get("output")

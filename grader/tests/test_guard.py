@@ -53,11 +53,13 @@ def test_imports_inside_functions_are_seen():
 
 def test_comments_and_docstrings_are_not_reported():
     """Mentioning torch.optim in a comment, docstring or string is not a use."""
-    source = ('"""Checked against torch.optim.Adam."""\n'
-              "import torch\n"
-              "# do not use torch.optim here\n"
-              "NOTE = 'torch.optim.SGD'\n"
-              "def f(x):\n    \"\"\"Like torch.optim.Adam.step.\"\"\"\n    return torch.sqrt(x)\n")
+    source = (
+        '"""Checked against torch.optim.Adam."""\n'
+        "import torch\n"
+        "# do not use torch.optim here\n"
+        "NOTE = 'torch.optim.SGD'\n"
+        'def f(x):\n    """Like torch.optim.Adam.step."""\n    return torch.sqrt(x)\n'
+    )
     assert find_forbidden(source, OPTIM) == []
 
 
@@ -77,7 +79,8 @@ def test_other_torch_calls_are_allowed():
 def test_exact_name_matches():
     """The forbidden name itself (not only names inside it) is reported."""
     assert texts(find_forbidden("import torch\nf = torch.nn.functional.conv2d\n", CONV)) == [
-        (2, "torch.nn.functional.conv2d")]
+        (2, "torch.nn.functional.conv2d")
+    ]
 
 
 def test_describe_is_one_sentence_with_lines_and_reason():
@@ -176,16 +179,20 @@ def test_unknown_forbidden_names_are_ignored():
 
 def test_attribute_entries_catch_methods_on_any_object():
     """`.backward` and `.softmax` catch the method on any object, whatever it is called."""
-    source = ("def f(loss, x):\n    loss.backward()\n    y = x.softmax(-1)\n"
-              "    return (x * 2).log_softmax(0), x.softmax_like\n")
+    source = (
+        "def f(loss, x):\n    loss.backward()\n    y = x.softmax(-1)\n"
+        "    return (x * 2).log_softmax(0), x.softmax_like\n"
+    )
     uses = find_forbidden(source, (".backward", ".softmax", ".log_softmax"))
     assert texts(uses) == [(2, "loss.backward"), (3, "x.softmax"), (4, "(x * 2).log_softmax")]
 
 
 def test_keyword_entries_ignore_false_and_none():
     """`requires_grad=` catches True or a variable, not the harmless False or None."""
-    source = ("import torch\na = torch.zeros(2, requires_grad=True)\nb = torch.zeros(2, requires_grad=False)\n"
-              "c = torch.ones(2, requires_grad=None)\nd = torch.ones(2, requires_grad=flag)\n")
+    source = (
+        "import torch\na = torch.zeros(2, requires_grad=True)\nb = torch.zeros(2, requires_grad=False)\n"
+        "c = torch.ones(2, requires_grad=None)\nd = torch.ones(2, requires_grad=flag)\n"
+    )
     uses = find_forbidden(source, ("requires_grad=",))
     assert texts(uses) == [(2, "requires_grad=True"), (5, "requires_grad=flag")]
 
@@ -194,7 +201,9 @@ def test_tensor_method_trap_fires_only_for_learner_code(tmp_path):
     """A dotted Tensor method (torch.Tensor.backward) is trapped at run time; the tests' own calls pass."""
     (tmp_path / "adam.py").write_text(
         "import torch\n\ndef grad_of_square(x):\n    x = x.detach().requires_grad_()\n"
-        "    getattr(x * x, 'back' + 'ward')(torch.ones_like(x))\n    return x.grad\n", encoding="utf-8")
+        "    getattr(x * x, 'back' + 'ward')(torch.ones_like(x))\n    return x.grad\n",
+        encoding="utf-8",
+    )
     module = loader.load_topic("adam", tmp_path, escapes=False)  # the run-time layer on its own
     guard.install_traps(("torch.Tensor.backward",))
     guard.register_learner_file(str((tmp_path / "adam.py").resolve()))
@@ -211,6 +220,7 @@ def test_a_name_forbidden_by_one_topic_stays_allowed_in_another(tmp_path):
     for topic in ("adamlike", "rnnlike"):
         (tmp_path / f"{topic}.py").write_text(code, encoding="utf-8")
     import importlib.util
+
     modules = {}
     for topic in ("adamlike", "rnnlike"):
         path = str((tmp_path / f"{topic}.py").resolve())
@@ -228,9 +238,11 @@ def test_a_name_forbidden_by_one_topic_stays_allowed_in_another(tmp_path):
 
 def test_printing_a_tensor_is_not_a_forbidden_autograd_call(tmp_path):
     """torch's tensor printing uses no_grad and forward_ad: a learner's print(x) must still work."""
-    (tmp_path / "printer.py").write_text("import torch\n\ndef show(x):\n    return f'{x}' + repr(x * 2)\n",
-                                         encoding="utf-8")
+    (tmp_path / "printer.py").write_text(
+        "import torch\n\ndef show(x):\n    return f'{x}' + repr(x * 2)\n", encoding="utf-8"
+    )
     import importlib.util
+
     path = str((tmp_path / "printer.py").resolve())
     spec = importlib.util.spec_from_file_location("_guard_printer", path)
     module = importlib.util.module_from_spec(spec)
@@ -277,12 +289,14 @@ def test_escape_hatches_are_found(source, named):
 def test_ordinary_code_has_no_escape_hatches():
     """What kata files really do passes: allowed imports, own private attributes and classes,
     __init__ and __name__, shadowed builtin names, regex.compile, tensor .data."""
-    source = ("from __future__ import annotations\nimport math, heapq, collections\nimport regex\n"
-              "import torch\nimport torch.nn.functional as F\nfrom typing import Optional\n\n"
-              "class Adam:\n    def __init__(self, params):\n        super().__init__()\n"
-              "        self._moments = {}\n        self.params = list(params)\n\n"
-              "def f(x, vars=None):\n    finder = regex.compile('a|b')\n    compile = len\n"
-              "    return F.relu(x).data, type(x).__name__, compile([1]), Adam._moments, vars\n")
+    source = (
+        "from __future__ import annotations\nimport math, heapq, collections\nimport regex\n"
+        "import torch\nimport torch.nn.functional as F\nfrom typing import Optional\n\n"
+        "class Adam:\n    def __init__(self, params):\n        super().__init__()\n"
+        "        self._moments = {}\n        self.params = list(params)\n\n"
+        "def f(x, vars=None):\n    finder = regex.compile('a|b')\n    compile = len\n"
+        "    return F.relu(x).data, type(x).__name__, compile([1]), Adam._moments, vars\n"
+    )
     assert guard.find_escapes(source) == []
 
 
@@ -290,6 +304,7 @@ def test_every_reference_and_stub_is_free_of_escape_hatches():
     """The references (and so the stubs made from them) pass the escape check: it refuses nothing a
     topic needs."""
     from grader import catalog, paths
+
     for topic in catalog.names():
         for folder in (paths.SOLUTIONS, paths.EXERCISES):
             source = (folder / f"{topic}.py").read_text(encoding="utf-8")
@@ -311,8 +326,9 @@ def test_strict_traps_ignore_file_names(strict):
     under a library's file name, and never outside one (the tests' own oracles)."""
     guard.install_traps(OPTIM, "adam")
     scope: dict = {"torch": torch}
-    code = compile("def step(p):\n    return torch.optim.SGD([p], lr=0.1)\n",
-                   torch.optim.__file__, "exec")  # looks like PyTorch's own file on the stack
+    code = compile(
+        "def step(p):\n    return torch.optim.SGD([p], lr=0.1)\n", torch.optim.__file__, "exec"
+    )  # looks like PyTorch's own file on the stack
     exec(code, scope)
     p = torch.zeros(2, requires_grad=True)
     with guard.learner_call("adam"):

@@ -44,9 +44,11 @@ def fake(tmp_path, monkeypatch):
 
 def test_load_parses_sections(fake):
     """load returns (heading, body) per `## ` section, skipping text before the first one."""
-    assert hints.load("adam") == [("Hint 1: concept", "First body."),
-                                  ("Hint 2: formula", "Second body,\ntwo lines."),
-                                  ("Hint 3: near-code", "Third body.")]
+    assert hints.load("adam") == [
+        ("Hint 1: concept", "First body."),
+        ("Hint 2: formula", "Second body,\ntwo lines."),
+        ("Hint 3: near-code", "Third body."),
+    ]
 
 
 def test_each_call_shows_one_more_hint(fake):

@@ -55,8 +55,9 @@ def listener():
 
 def test_every_hostile_case_is_valid_python_except_the_syntax_error(tmp_path):
     """A case that does not parse would only test the syntax-error path: the corpus must be real."""
-    made = hostile.build(tmp_path, paths.ROOT, tmp_path / "neighbour", 9,
-                         (paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"))
+    made = hostile.build(
+        tmp_path, paths.ROOT, tmp_path / "neighbour", 9, (paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8")
+    )
     for case in hostile.CASES:
         source = (made[case.name] / "adam.py").read_text(encoding="utf-8")
         try:
@@ -111,20 +112,20 @@ def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys, monkeypatch
     before = _fingerprint()
     reference = stubs.strip_markers((paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"))
     from tests.adam.mutants import MUTANTS
-    mutant = stubs.strip_markers(apply_patch((paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"),
-                                             MUTANTS[0].patch, "adam mutant"))
+
+    mutant = stubs.strip_markers(
+        apply_patch((paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"), MUTANTS[0].patch, "adam mutant")
+    )
     klass = tmp_path / "class"
     neighbour = _honest(klass / "honest-reference", reference)
     _honest(klass / "honest-mutant", mutant)
     hostile.build(klass, paths.ROOT, neighbour, port, (paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8"))
     escape_files = {c.name: hostile.escapes(c, paths.ROOT, neighbour) for c in hostile.CASES}
 
-    status = classgrade.grade_class(klass, tmp_path / "out", jobs=2, timeout=TIMEOUT, topics=["adam"],
-                                    quiet=True)
+    status = classgrade.grade_class(klass, tmp_path / "out", jobs=2, timeout=TIMEOUT, topics=["adam"], quiet=True)
     together = _scores(tmp_path / "out")
     assert status == 0, [s["grader_problem"] for s in together.values() if s["grader_problem"]]
-    rows = _table("Hostile corpus, every check (adam topic, one class run, --jobs 2):", hostile.CASES,
-                  together, capsys)
+    rows = _table("Hostile corpus, every check (adam topic, one class run, --jobs 2):", hostile.CASES, together, capsys)
 
     # The cases the sandbox and the run-time traps must stop by themselves.
     alone_cases = [c for c in hostile.CASES if c.layer == "any" and c.parses]
@@ -134,13 +135,16 @@ def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys, monkeypatch
         shutil.copytree(klass / case.name, klass2 / case.name)
     _honest(klass2 / "honest-reference", reference)
     monkeypatch.setenv(loader.SKIP_ESCAPES, "1")
-    status2 = classgrade.grade_class(klass2, tmp_path / "out2", jobs=2, timeout=TIMEOUT, topics=["adam"],
-                                     quiet=True)
+    status2 = classgrade.grade_class(klass2, tmp_path / "out2", jobs=2, timeout=TIMEOUT, topics=["adam"], quiet=True)
     monkeypatch.delenv(loader.SKIP_ESCAPES)
     without = _scores(tmp_path / "out2")
     assert status2 == 0, [s["grader_problem"] for s in without.values() if s["grader_problem"]]
-    rows2 = _table("The same cases without the static escape check (sandbox and run-time traps alone):",
-                   alone_cases, without, capsys)
+    rows2 = _table(
+        "The same cases without the static escape check (sandbox and run-time traps alone):",
+        alone_cases,
+        without,
+        capsys,
+    )
     assert without["honest-reference"]["total"]["points"] == 10.0
 
     isolated = sandbox.bwrap_usable() is not None
@@ -161,8 +165,9 @@ def test_hostile_corpus_in_one_class_run(tmp_path, listener, capsys, monkeypatch
         assert classgrade.grade_class(klass / name, alone_out, timeout=TIMEOUT, topics=["adam"], quiet=True) == 0
         alone = _scores(alone_out)[name]
         assert alone["total"] == together[name]["total"], name
-        assert [t["passed"] for t in alone["topics"][0]["tests"]] == \
-               [t["passed"] for t in together[name]["topics"][0]["tests"]], name
+        assert [t["passed"] for t in alone["topics"][0]["tests"]] == [
+            t["passed"] for t in together[name]["topics"][0]["tests"]
+        ], name
 
     if sandbox.bwrap_usable():
         for name, files in escape_files.items():

@@ -90,9 +90,10 @@ def test_forbidden_api_is_refused_with_its_line(tmp_path, source, line, text):
 def test_forbidden_call_at_import_time_is_refused(tmp_path):
     """A forbidden call hidden from the static checks but made while importing is refused too (the
     escape check, which would refuse getattr first, is left out to test the run-time layer)."""
-    write(tmp_path, "import torch\n"
-                    "p = torch.zeros(2, requires_grad=True)\n"
-                    "OPT = getattr(torch, 'op' + 'tim').SGD([p], lr=0.1)\n")
+    write(
+        tmp_path,
+        "import torch\np = torch.zeros(2, requires_grad=True)\nOPT = getattr(torch, 'op' + 'tim').SGD([p], lr=0.1)\n",
+    )
     message = load_error(tmp_path, escapes=False)
     assert "forbidden API while it is imported" in message
     assert "SGD" in message
@@ -101,9 +102,12 @@ def test_forbidden_call_at_import_time_is_refused(tmp_path):
 
 def test_clean_file_loads_and_functions_are_callable(tmp_path):
     """A file without problems is imported; its functions and classes can be called."""
-    write(tmp_path, "import torch\n\n"
-                    "def adam_step(x):\n    return x * 2\n\n"
-                    "class Adam:\n    def __init__(self, k):\n        self.k = k\n")
+    write(
+        tmp_path,
+        "import torch\n\n"
+        "def adam_step(x):\n    return x * 2\n\n"
+        "class Adam:\n    def __init__(self, k):\n        self.k = k\n",
+    )
     module = load_topic("adam", tmp_path)
     assert module.adam_step(21) == 42
     assert module.Adam(3).k == 3

@@ -48,8 +48,13 @@ def topic_lists():
             mutants = importlib.import_module(f"tests.{name}.mutants")
         except ModuleNotFoundError:  # a class release has no mutants.py (it quotes the reference)
             mutants = None
-        yield (name, list(mistakes.MISTAKES), list(getattr(mutants, "MUTANTS", [])),
-               list(getattr(mutants, "ALTERNATIVES", [])), mutants is not None)
+        yield (
+            name,
+            list(mistakes.MISTAKES),
+            list(getattr(mutants, "MUTANTS", [])),
+            list(getattr(mutants, "ALTERNATIVES", [])),
+            mutants is not None,
+        )
 
 
 TOPICS = list(topic_lists())

@@ -27,7 +27,7 @@ def test_unusable_fails_with_its_sentence_on_any_use():
     """Every attribute of Unusable fails the test with the loader's sentence, without a traceback."""
     unusable = Unusable("exercises/adam.py has a syntax error at line 3.")
     with pytest.raises(Failed) as info:
-        unusable.adam_step
+        unusable.adam_step  # noqa: B018 - the attribute access is what is tested
     assert str(info.value) == "exercises/adam.py has a syntax error at line 3."
     assert info.value.pytrace is False
 
@@ -40,6 +40,7 @@ def test_wrappers_do_not_fail_on_dunder_lookups():
 
 def test_impl_passes_attributes_through():
     """Impl gives the module's attributes as they are."""
+
     class Module:
         answer = 42
 
@@ -56,7 +57,7 @@ def test_impl_missing_attribute_names_it():
     """A name the learner's module lacks fails with a sentence saying so."""
     impl = Impl(object(), "exercises/adam.py")
     with pytest.raises(Failed) as info:
-        impl.adam_step
+        impl.adam_step  # noqa: B018 - the attribute access is what is tested
     message = str(info.value)
     assert "exercises/adam.py has no `adam_step`" in message
     assert "keep the names and signatures of the stub" in message
@@ -68,7 +69,7 @@ def test_load_impl_turns_load_errors_into_unusable_and_caches(tmp_path):
     first = load_impl("adam", str(tmp_path))
     assert isinstance(first, Unusable)
     with pytest.raises(Failed, match="syntax error at line 1"):
-        first.adam_step
+        first.adam_step  # noqa: B018 - the attribute access is what is tested
     assert load_impl("adam", str(tmp_path)) is first
 
 
@@ -125,7 +126,7 @@ def test_right(impl):
     assert impl.adam_step(1) == 2
 '''
 
-LEARNER = '''\
+LEARNER = """\
 import torch
 
 
@@ -155,7 +156,7 @@ def answer():
 
 def adam_step(x):
     return x + 1
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -175,16 +176,22 @@ def records(tmp_path_factory):
         # The fake learner hides torch.optim behind getattr to reach the run-time traps, which the
         # static escape check would refuse first (grader/tests/test_guard.py tests that check).
         patch.setenv(loader.SKIP_ESCAPES, "1")
-        status, found = runner.run_inprocess(["adam"], str(learner), "public", ["--import-mode=importlib"],
-                                             quiet=True)
+        status, found = runner.run_inprocess(["adam"], str(learner), "public", ["--import-mode=importlib"], quiet=True)
     assert status == 1  # some tests failed
     return {r["name"]: r for r in found}
 
 
 def test_fake_suite_records(records):
     """One record per test, with the topic taken from the folder and the points from the marker."""
-    assert sorted(records) == ["test_broken", "test_forbidden", "test_grader_broke", "test_right", "test_sneaky",
-                               "test_unwritten", "test_wrong"]
+    assert sorted(records) == [
+        "test_broken",
+        "test_forbidden",
+        "test_grader_broke",
+        "test_right",
+        "test_sneaky",
+        "test_unwritten",
+        "test_wrong",
+    ]
     assert {r["topic"] for r in records.values()} == {"adam"}
     assert {r["suite"] for r in records.values()} == {"public"}
     assert records["test_right"]["nodeid"] == "fake_suites/adam/test_public.py::test_right"
@@ -222,8 +229,9 @@ def test_uncaught_forbidden_call_is_one_sentence(records):
     """A forbidden call that raises through the learner's code fails with a sentence naming the API."""
     record = records["test_forbidden"]
     assert record["outcome"] == "failed"
-    assert record["message"].startswith("Checks: Uses torch.optim openly (at run time).\n"
-                                        "Your code called a forbidden API: ")
+    assert record["message"].startswith(
+        "Checks: Uses torch.optim openly (at run time).\nYour code called a forbidden API: "
+    )
     assert "Adam" in record["message"]
     assert "Traceback" not in record["message"]
 

@@ -25,7 +25,7 @@ def topic_table(text: str) -> list[list[str]]:
     for i, line in enumerate(lines):
         if line.lstrip().startswith("|") and _cells(line) == HEADER:
             rows = []
-            for row in lines[i + 2:]:  # skip the |---| line
+            for row in lines[i + 2 :]:  # skip the |---| line
                 if not row.lstrip().startswith("|"):
                     break
                 rows.append(_cells(row))
@@ -42,8 +42,10 @@ def table_problems(rows: list[list[str]], topics: list[catalog.Topic]) -> list[s
     for n, row in enumerate(rows, 1):
         name = re.fullmatch(r"`([^`]+)`", row[1]) if len(row) > 1 else None
         if len(row) != len(HEADER) or not name or not row[0].isdigit() or not row[2]:
-            problems.append(f"Row {n} of README.md's topic table, {' | '.join(row)!r}, is not of the form "
-                            "`| ORDER | `NAME` | what the learner writes |`.")
+            problems.append(
+                f"Row {n} of README.md's topic table, {' | '.join(row)!r}, is not of the form "
+                "`| ORDER | `NAME` | what the learner writes |`."
+            )
             continue
         parsed.append((int(row[0]), name.group(1)))
     if problems:
@@ -53,22 +55,26 @@ def table_problems(rows: list[list[str]], topics: list[catalog.Topic]) -> list[s
     missing = [n for n in wanted if n not in listed]
     extra = [n for n in listed if n not in wanted]
     if missing:
-        problems.append(f"README.md's topic table has no row for {', '.join(missing)} "
-                        "(in grader/catalog.py): add one.")
+        problems.append(f"README.md's topic table has no row for {', '.join(missing)} (in grader/catalog.py): add one.")
     if extra:
-        problems.append(f"README.md's topic table lists {', '.join(extra)}, which grader/catalog.py does "
-                        "not have: remove or rename the row.")
+        problems.append(
+            f"README.md's topic table lists {', '.join(extra)}, which grader/catalog.py does "
+            "not have: remove or rename the row."
+        )
     duplicated = sorted({n for n in listed if listed.count(n) > 1})
     if duplicated:
         problems.append(f"README.md's topic table lists {', '.join(duplicated)} more than once.")
     if not (missing or extra or duplicated) and listed != wanted:
-        problems.append(f"README.md's topic table lists the topics in the order {', '.join(listed)}; "
-                        f"grader/catalog.py orders them {', '.join(wanted)}.")
+        problems.append(
+            f"README.md's topic table lists the topics in the order {', '.join(listed)}; "
+            f"grader/catalog.py orders them {', '.join(wanted)}."
+        )
     orders = {t.name: t.order for t in topics}
     for number, name in parsed:
         if name in orders and number != orders[name]:
-            problems.append(f"README.md's topic table numbers {name} {number}; its order in "
-                            f"grader/catalog.py is {orders[name]}.")
+            problems.append(
+                f"README.md's topic table numbers {name} {number}; its order in grader/catalog.py is {orders[name]}."
+            )
     return problems
 
 
@@ -88,14 +94,15 @@ def test_table_problems_are_sentences():
 
     first, second = topics[0].name, topics[1].name
     assert table_problems(good[1:], topics) == [
-        f"README.md's topic table has no row for {first} (in grader/catalog.py): add one."]
+        f"README.md's topic table has no row for {first} (in grader/catalog.py): add one."
+    ]
 
     renamed = [list(row) for row in good]
     renamed[0][1] = "`nosuchtopic`"
     assert table_problems(renamed, topics) == [
         f"README.md's topic table has no row for {first} (in grader/catalog.py): add one.",
-        "README.md's topic table lists nosuchtopic, which grader/catalog.py does not have: remove or "
-        "rename the row."]
+        "README.md's topic table lists nosuchtopic, which grader/catalog.py does not have: remove or rename the row.",
+    ]
 
     swapped = [good[1], good[0], *good[2:]]
     problems = table_problems(swapped, topics)
@@ -105,7 +112,8 @@ def test_table_problems_are_sentences():
     renumbered = [list(row) for row in good]
     renumbered[0][0] = "99"
     assert table_problems(renumbered, topics) == [
-        f"README.md's topic table numbers {first} 99; its order in grader/catalog.py is {topics[0].order}."]
+        f"README.md's topic table numbers {first} 99; its order in grader/catalog.py is {topics[0].order}."
+    ]
 
     assert "is not of the form" in table_problems([["1", "adam", "x"]], topics)[0]
 

@@ -29,8 +29,12 @@ def test_release_leaves_out_solutions_and_project_only_files(released):
         reference = (paths.SOLUTIONS / f"{topic}.py").read_text()
         # No line of a solution block appears in what the class gets.
         inside = reference.split("### BEGIN SOLUTION")[1:]
-        body_lines = {line.strip() for block in inside for line in block.split("### END SOLUTION")[0].splitlines()
-                      if len(line.strip()) > 25}
+        body_lines = {
+            line.strip()
+            for block in inside
+            for line in block.split("### END SOLUTION")[0].splitlines()
+            if len(line.strip()) > 25
+        }
         assert [line for line in body_lines if line in text] == []
 
 
@@ -42,8 +46,9 @@ def test_release_refuses_an_existing_folder(tmp_path):
 
 def test_release_grades_its_stubs_as_not_started(released):
     """In the release, `python -m grader grade` runs the public tests and finds every topic not started."""
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", "--json"], cwd=released,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", "--json"], cwd=released, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)["topics"]
     assert {r["topic"]: r["status"] for r in rows} == {t: "not started" for t in catalog.names()}

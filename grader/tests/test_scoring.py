@@ -10,8 +10,15 @@ FOUR = Topic(name="conv", title="Convolution", order=2, description="", points=4
 
 
 def record(outcome="passed", points=1.0, message=""):
-    return {"nodeid": "t", "topic": "adam", "suite": "public", "name": "t", "points": points,
-            "outcome": outcome, "message": message}
+    return {
+        "nodeid": "t",
+        "topic": "adam",
+        "suite": "public",
+        "name": "t",
+        "points": points,
+        "outcome": outcome,
+        "message": message,
+    }
 
 
 def test_all_passed_is_done_with_full_points():
@@ -24,8 +31,10 @@ def test_all_passed_is_done_with_full_points():
 
 def test_untouched_stub_is_not_started():
     """Nothing passed and every failure says the stub is not written yet: not started, 0 points."""
-    records = [record("failed", message=f"adam_step {NOT_WRITTEN}: it still raises NotImplementedError"),
-               record("failed", points=2, message=f"Adam.step {NOT_WRITTEN}")]
+    records = [
+        record("failed", message=f"adam_step {NOT_WRITTEN}: it still raises NotImplementedError"),
+        record("failed", points=2, message=f"Adam.step {NOT_WRITTEN}"),
+    ]
     row = topic_summary(TEN, records)
     assert row["status"] == "not started"
     assert row["points"] == 0
@@ -73,8 +82,10 @@ def test_points_weighting_other_way_round():
 
 
 def rows():
-    return [topic_summary(TEN, [record(points=1), record(points=2)]),
-            topic_summary(FOUR, [record(), record("failed", message="no")])]
+    return [
+        topic_summary(TEN, [record(points=1), record(points=2)]),
+        topic_summary(FOUR, [record(), record("failed", message="no")]),
+    ]
 
 
 def test_totals_add_up_rows():
@@ -89,9 +100,11 @@ def test_table_has_every_topic_and_a_total_row():
     lines = text.splitlines()
     assert lines[0].split() == ["topic", "tests", "points", "status"]
     body = [line.split(None, 3) for line in lines if line.startswith(("adam", "conv", "total"))]
-    assert body == [["adam", "2/2", "10/10", "done"],
-                    ["conv", "1/2", "2/4", "in progress"],
-                    ["total", "3/4", "12/14", "1/2 topics done"]]
+    assert body == [
+        ["adam", "2/2", "10/10", "done"],
+        ["conv", "1/2", "2/4", "in progress"],
+        ["total", "3/4", "12/14", "1/2 topics done"],
+    ]
     assert lines[-1].startswith("total")
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import classgrade, hostile_archives as corpus
+from grader import classgrade
+from grader import hostile_archives as corpus
 
 NAME_CASES = [c for c in corpus.CASES if c.finding == 7 and any(e.hashed for e in c.entries)]
 SKIP_CASES = [c for c in corpus.CASES if c.finding == 7 and all(e.skipped for e in c.entries)]
@@ -34,8 +35,20 @@ def _hashed(entry: str) -> str:
 def test_the_corpus_covers_both_findings():
     """Every kind of entry the findings name is in the corpus, with a precise expectation each."""
     names = {c.name for c in corpus.CASES}
-    assert {"non-latin-pair", "space-underscore", "long-names", "dot-folders", "symlinks", "bad-crc",
-            "encrypted", "unknown-method", "garbage", "bomb", "lying-bomb", "too-many"} <= names
+    assert {
+        "non-latin-pair",
+        "space-underscore",
+        "long-names",
+        "dot-folders",
+        "symlinks",
+        "bad-crc",
+        "encrypted",
+        "unknown-method",
+        "garbage",
+        "bomb",
+        "lying-bomb",
+        "too-many",
+    } <= names
     assert len(NAME_CASES) == 3 and len(SKIP_CASES) == 3 and len(ZIP_CASES) >= 8
     for case in ZIP_CASES:
         for entry in case.entries:
@@ -43,6 +56,7 @@ def test_the_corpus_covers_both_findings():
 
 
 # -- finding 7: names ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("case", NAME_CASES, ids=lambda c: c.name)
 def test_colliding_names_are_made_unique_with_a_stable_hash(tmp_path, case):
@@ -115,8 +129,9 @@ def test_entries_that_are_not_submissions_are_listed_with_their_reason(tmp_path,
     (klass / "ann").mkdir()
     found = classgrade.discover(klass, ["adam"])
     assert [s for s, _ in found] == ["ann"]
-    assert found.skipped == sorted(({"entry": e.name, "reason": e.skipped} for e in case.entries),
-                                   key=lambda s: s["entry"])
+    assert found.skipped == sorted(
+        ({"entry": e.name, "reason": e.skipped} for e in case.entries), key=lambda s: s["entry"]
+    )
 
 
 def test_a_folder_of_skipped_entries_only_is_refused_with_the_reasons(tmp_path):
@@ -131,12 +146,27 @@ def test_reports_keep_the_original_name_and_the_skipped_entries(tmp_path):
     """grades.json has each student's `original` entry name and the top-level `skipped` list; the
     feedback of a renamed student says what they submitted as; a note on a missing topic says the
     file could not be taken rather than that it was not found."""
-    found = classgrade.Submissions([("student-1", tmp_path / "Иван")], {"student-1": "Иван"},
-                                   [{"entry": ".git", "reason": "hidden (its name starts with a dot)"}])
-    result = {"student": "student-1", "seconds": 0.0, "grader_problem": "",
-              "total": {"points": 0.0, "max_points": 10, "passed": 0, "total": 0, "done": 0, "topics": 1},
-              "topics": [{"topic": "adam", "points": 0.0, "max_points": 10, "status": "missing", "tests": [],
-                          "note": "the zip cannot be read: adam.py is encrypted (protected by a password)"}]}
+    found = classgrade.Submissions(
+        [("student-1", tmp_path / "Иван")],
+        {"student-1": "Иван"},
+        [{"entry": ".git", "reason": "hidden (its name starts with a dot)"}],
+    )
+    result = {
+        "student": "student-1",
+        "seconds": 0.0,
+        "grader_problem": "",
+        "total": {"points": 0.0, "max_points": 10, "passed": 0, "total": 0, "done": 0, "topics": 1},
+        "topics": [
+            {
+                "topic": "adam",
+                "points": 0.0,
+                "max_points": 10,
+                "status": "missing",
+                "tests": [],
+                "note": "the zip cannot be read: adam.py is encrypted (protected by a password)",
+            }
+        ],
+    }
     classgrade.write_reports([result], ["adam"], tmp_path / "out", found)
     data = json.loads((tmp_path / "out" / "grades.json").read_text())
     assert data["skipped"] == found.skipped
@@ -148,6 +178,7 @@ def test_reports_keep_the_original_name_and_the_skipped_entries(tmp_path):
 
 
 # -- finding 8: zips ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("case", ZIP_CASES, ids=lambda c: c.name)
 def test_a_broken_zip_is_a_note_never_an_exception(tmp_path, case):
@@ -167,11 +198,21 @@ def test_a_broken_zip_is_a_note_never_an_exception(tmp_path, case):
         assert notes["bpe"] == entry.note
 
 
-@pytest.mark.parametrize("error", [zipfile.BadZipFile("Bad magic number for file header"), zlib.error("invalid"),
-                                   EOFError(), OSError("Invalid data stream"), ValueError("x"),
-                                   lzma.LZMAError("corrupt"), RuntimeError("odd"), struct.error("short"),
-                                   UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad")],
-                         ids=lambda e: e.__class__.__name__)
+@pytest.mark.parametrize(
+    "error",
+    [
+        zipfile.BadZipFile("Bad magic number for file header"),
+        zlib.error("invalid"),
+        EOFError(),
+        OSError("Invalid data stream"),
+        ValueError("x"),
+        lzma.LZMAError("corrupt"),
+        RuntimeError("odd"),
+        struct.error("short"),
+        UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"),
+    ],
+    ids=lambda e: e.__class__.__name__,
+)
 def test_every_error_reading_a_member_is_a_plain_note(tmp_path, monkeypatch, error):
     """Whatever exception reading a member raises, the topic gets 'the zip cannot be read: adam.py
     is damaged (<class>)' (an EOFError: 'is cut short'), and the run goes on."""
@@ -187,9 +228,17 @@ def test_every_error_reading_a_member_is_a_plain_note(tmp_path, monkeypatch, err
     assert notes == {"adam": f"the zip cannot be read: adam.py {reason}"}
 
 
-@pytest.mark.parametrize("error", [ValueError("negative seek"), OSError(22, "Invalid argument"), EOFError(),
-                                   struct.error("unpack"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad")],
-                         ids=lambda e: e.__class__.__name__)
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("negative seek"),
+        OSError(22, "Invalid argument"),
+        EOFError(),
+        struct.error("unpack"),
+        UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"),
+    ],
+    ids=lambda e: e.__class__.__name__,
+)
 def test_every_error_opening_a_zip_is_a_plain_note(tmp_path, monkeypatch, error):
     """Whatever exception reading the zip's list of files raises, every topic gets one plain note."""
     (tmp_path / "s.zip").write_bytes(b"PK\x05\x06" + bytes(18))
@@ -210,7 +259,7 @@ def test_a_bzip2_member_with_damaged_data_is_a_note(tmp_path):
         archive.writestr("adam.py", "x = 1\n" * 100)
     data = bytearray((tmp_path / "s.zip").read_bytes())
     start = 30 + len("adam.py")
-    data[start + 10:start + 20] = b"\x00" * 10
+    data[start + 10 : start + 20] = b"\x00" * 10
     (tmp_path / "s.zip").write_bytes(bytes(data))
     notes = classgrade.stage(tmp_path / "s.zip", tmp_path / "staged", ["adam"])
     assert notes["adam"].startswith("the zip cannot be read: adam.py is damaged (")
@@ -218,6 +267,7 @@ def test_a_bzip2_member_with_damaged_data_is_a_note(tmp_path):
 
 
 # -- the whole corpus in one class run ----------------------------------------------------------------
+
 
 @pytest.mark.timeout(900)
 def test_the_corpus_in_one_class_run(tmp_path, capsys):

@@ -127,8 +127,11 @@ def test_committed_stub_is_generated_from_reference(topic):
 def test_fill_blocks_puts_each_body_in_its_block():
     """fill_blocks fills the blocks in order, indenting every body line like its marker."""
     from grader.stubs import fill_blocks
-    source = ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n\n"
-              "class C:\n    def g(self):\n        ### BEGIN SOLUTION\n        pass\n        ### END SOLUTION\n")
+
+    source = (
+        "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n\n"
+        "class C:\n    def g(self):\n        ### BEGIN SOLUTION\n        pass\n        ### END SOLUTION\n"
+    )
     filled = fill_blocks(source, ["x = 2\nreturn x", "return 3"])
     assert "    x = 2\n    return x\n" in filled
     assert "        return 3\n" in filled
@@ -138,6 +141,7 @@ def test_fill_blocks_puts_each_body_in_its_block():
 def test_fill_blocks_needs_one_body_per_block():
     """A wrong number of bodies is an error, not a silently half-filled module."""
     from grader.stubs import fill_blocks
+
     source = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
     with pytest.raises(MarkerError):
         fill_blocks(source, ["return 2", "return 3"])

@@ -31,21 +31,24 @@ def main() -> None:
     modules = _modules()
     worst = {name: {} for name in modules}
     sdpa = {**SDPA_CASES, **MORE_SDPA, **{f"grad: {k}": v for k, v in GRADIENT_CASES.items()}}
-    for label, spec in sdpa.items():
+    for _label, spec in sdpa.items():
         q, k, v, options = make_case(spec, seed=10)
         grad_out = randn(*q.shape[:-1], v.shape[-1], seed=11, dtype=q.dtype)
-        expected, expected_grads = torch_sdpa_with_grads(q, k, v, grad_out, options.get("mask"),
-                                                         options.get("is_causal", False), options.get("scale"))
+        expected, expected_grads = torch_sdpa_with_grads(
+            q, k, v, grad_out, options.get("mask"), options.get("is_causal", False), options.get("scale")
+        )
         kind = str(q.dtype)[6:]
         for name, ns in modules.items():
-            out, grads = local_call_with_grads(ns["scaled_dot_product_attention"], dict(q=q, k=k, v=v, **options),
-                                               ("q", "k", "v"), grad_out)
+            out, grads = local_call_with_grads(
+                ns["scaled_dot_product_attention"], dict(q=q, k=k, v=v, **options), ("q", "k", "v"), grad_out
+            )
             r = worst[name]
             r[f"sdpa {kind}"] = max(r.get(f"sdpa {kind}", 0.0), _ratio(out, expected, tol(q.dtype)))
             for n in ("q", "k", "v"):
-                r[f"grad {kind}"] = max(r.get(f"grad {kind}", 0.0),
-                                        _ratio(grads[n], expected_grads[n], tol(q.dtype, grad=True)))
-    for label, spec in {**MHA_CASES, **MORE_MHA, **MHA_GRADIENT_CASES}.items():
+                r[f"grad {kind}"] = max(
+                    r.get(f"grad {kind}", 0.0), _ratio(grads[n], expected_grads[n], tol(q.dtype, grad=True))
+                )
+    for _label, spec in {**MHA_CASES, **MORE_MHA, **MHA_GRADIENT_CASES}.items():
         args = make_mha(spec, seed=30)
         dtype = args["query"].dtype
         grad_out = randn(*args["query"].shape, seed=31, dtype=dtype)
@@ -57,8 +60,9 @@ def main() -> None:
             r = worst[name]
             r[f"mha {kind}"] = max(r.get(f"mha {kind}", 0.0), _ratio(out, expected, tol(dtype)))
             for n in wrt:
-                r[f"mha grad {kind}"] = max(r.get(f"mha grad {kind}", 0.0),
-                                            _ratio(grads[n], expected_grads[n], tol(dtype, grad=True)))
+                r[f"mha grad {kind}"] = max(
+                    r.get(f"mha grad {kind}", 0.0), _ratio(grads[n], expected_grads[n], tol(dtype, grad=True))
+                )
     for name, r in worst.items():
         print(f"{name:38} " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(r.items())))
 

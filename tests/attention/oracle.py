@@ -57,7 +57,7 @@ def large_tol(dtype, magnitude: float) -> dict:
     (6e-4 at 1e4) and magnitude * 2**-53 in float64. Twice that, plus the ordinary tolerance.
     """
     base = tol(dtype)
-    unit = 2.0 ** -24 if dtype == torch.float32 else 2.0 ** -53
+    unit = 2.0**-24 if dtype == torch.float32 else 2.0**-53
     return dict(rtol=base["rtol"] + 2 * magnitude * unit, atol=base["atol"])
 
 
@@ -85,8 +85,10 @@ def describe_mask(mask, is_causal: bool) -> str:
 
 def describe_sdpa(q, k, v, mask=None, is_causal=False, scale=None) -> str:
     scale_text = "" if scale is None else f", scale={scale:g}"
-    return (f"{str(q.dtype).replace('torch.', '')}, q {shape(q)}, k {shape(k)}, v {shape(v)}, "
-            f"{describe_mask(mask, is_causal)}{scale_text}")
+    return (
+        f"{str(q.dtype).replace('torch.', '')}, q {shape(q)}, k {shape(k)}, v {shape(v)}, "
+        f"{describe_mask(mask, is_causal)}{scale_text}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -158,10 +160,8 @@ def torch_mha(args: dict, grad_out=None):
             module.in_proj_bias.copy_(args["in_proj_bias"])
             module.out_proj.bias.copy_(args["out_proj_bias"])
     leaves = {n: args[n].detach().clone().requires_grad_(grad_out is not None) for n in MHA_INPUTS}
-    attn_mask = mha_attn_mask(args.get("mask"), args.get("is_causal", False), batch, heads,
-                              n_query, key.shape[1])
-    out, _ = module(leaves["query"], leaves["key"], leaves["value"], attn_mask=attn_mask,
-                    need_weights=False)
+    attn_mask = mha_attn_mask(args.get("mask"), args.get("is_causal", False), batch, heads, n_query, key.shape[1])
+    out, _ = module(leaves["query"], leaves["key"], leaves["value"], attn_mask=attn_mask, need_weights=False)
     if grad_out is None:
         return out.detach()
     _backward(out, grad_out)
@@ -189,17 +189,32 @@ def predict_softmax(x, dim, mistake):
 
 def softmax_near(x, dim):
     """(Mistake, predicted output) pairs for softmax(x, dim); lazy, used only on failure."""
+
     def pairs():
         out = [(MISTAKE["no-max-shift"], predict_softmax(x, dim, "no-max-shift"))]
-        out += [(MISTAKE["softmax-wrong-dim"], _softmax(x.detach().double(), d))
-                for d in range(-x.dim(), 0) if d != dim and d != dim - x.dim()]
+        out += [
+            (MISTAKE["softmax-wrong-dim"], _softmax(x.detach().double(), d))
+            for d in range(-x.dim(), 0)
+            if d != dim and d != dim - x.dim()
+        ]
         return out
+
     return pairs
 
 
-SDPA_MISTAKES = ["no-scale", "scale-by-e", "scale-ignored", "mask-after-softmax", "masked-scores-zero",
-                 "mask-inverted", "softmax-wrong-dim", "no-max-shift", "masked-row-nan",
-                 "causal-excludes-diagonal", "mask-discarded"]
+SDPA_MISTAKES = [
+    "no-scale",
+    "scale-by-e",
+    "scale-ignored",
+    "mask-after-softmax",
+    "masked-scores-zero",
+    "mask-inverted",
+    "softmax-wrong-dim",
+    "no-max-shift",
+    "masked-row-nan",
+    "causal-excludes-diagonal",
+    "mask-discarded",
+]
 
 
 def predict_sdpa(q, k, v, mask=None, is_causal=False, scale=None, mistake=None):
@@ -247,12 +262,17 @@ def predict_sdpa(q, k, v, mask=None, is_causal=False, scale=None, mistake=None):
 def sdpa_near(q, k, v, mask=None, is_causal=False, scale=None, mistakes=SDPA_MISTAKES):
     def pairs():
         return [(MISTAKE[m], predict_sdpa(q, k, v, mask, is_causal, scale, mistake=m)) for m in mistakes]
+
     return pairs
 
 
-MHA_MISTAKES = [("heads-split-without-transpose", "split"), ("heads-split-without-transpose", "both"),
-                ("heads-split-without-transpose", "join"), ("no-output-projection", None),
-                ("output-projection-transposed", None)] + [(m, None) for m in SDPA_MISTAKES]
+MHA_MISTAKES = [
+    ("heads-split-without-transpose", "split"),
+    ("heads-split-without-transpose", "both"),
+    ("heads-split-without-transpose", "join"),
+    ("no-output-projection", None),
+    ("output-projection-transposed", None),
+] + [(m, None) for m in SDPA_MISTAKES]
 
 
 def predict_mha(args: dict, mistake=None, variant=None):
@@ -277,11 +297,12 @@ def predict_mha(args: dict, mistake=None, variant=None):
         return x.reshape(batch, length, heads, size).transpose(1, 2)
 
     q = split(query @ w_in[:embed].T + b_in[:embed], n_query)
-    k = split(key @ w_in[embed:2 * embed].T + b_in[embed:2 * embed], n_key)
-    v = split(value @ w_in[2 * embed:].T + b_in[2 * embed:], n_key)
+    k = split(key @ w_in[embed : 2 * embed].T + b_in[embed : 2 * embed], n_key)
+    v = split(value @ w_in[2 * embed :].T + b_in[2 * embed :], n_key)
     sdpa_mistake = mistake if mistake in SDPA_MISTAKES else None
-    heads_out = predict_sdpa(q, k, v, args.get("mask"), args.get("is_causal", False), None,
-                             mistake=sdpa_mistake).double()
+    heads_out = predict_sdpa(
+        q, k, v, args.get("mask"), args.get("is_causal", False), None, mistake=sdpa_mistake
+    ).double()
     if missing and variant in ("join", "both"):
         joined = heads_out.reshape(batch, n_query, embed)
     else:
@@ -295,6 +316,7 @@ def predict_mha(args: dict, mistake=None, variant=None):
 def mha_near(args: dict):
     def pairs():
         return [(MISTAKE[m], predict_mha(args, m, variant)) for m, variant in MHA_MISTAKES]
+
     return pairs
 
 
@@ -325,8 +347,19 @@ def random_mask(*shape, seed: int, p_allowed: float = 0.6, empty_row: int | None
     return mask
 
 
-def mha_args(batch, n_query, n_key, embed, heads, seed, dtype=torch.float64, bias=True,
-             self_attention=False, mask=None, is_causal=False) -> dict:
+def mha_args(
+    batch,
+    n_query,
+    n_key,
+    embed,
+    heads,
+    seed,
+    dtype=torch.float64,
+    bias=True,
+    self_attention=False,
+    mask=None,
+    is_causal=False,
+) -> dict:
     """Keyword arguments of multi_head_attention: inputs of order 1 and parameters of the size
     nn.MultiheadAttention initialises them to (about 1 / sqrt(E)), biases included."""
     query = randn(batch, n_query, embed, seed=seed, dtype=dtype)
@@ -334,12 +367,16 @@ def mha_args(batch, n_query, n_key, embed, heads, seed, dtype=torch.float64, bia
     value = query if self_attention else randn(batch, n_key, embed, seed=seed + 2, dtype=dtype)
     w = 1 / math.sqrt(embed)
     return dict(
-        query=query, key=key, value=value, num_heads=heads,
+        query=query,
+        key=key,
+        value=value,
+        num_heads=heads,
         in_proj_weight=randn(3 * embed, embed, seed=seed + 3, dtype=dtype, scale=w),
         in_proj_bias=randn(3 * embed, seed=seed + 4, dtype=dtype, scale=0.5) if bias else None,
         out_proj_weight=randn(embed, embed, seed=seed + 5, dtype=dtype, scale=w),
         out_proj_bias=randn(embed, seed=seed + 6, dtype=dtype, scale=0.5) if bias else None,
-        mask=mask, is_causal=is_causal,
+        mask=mask,
+        is_causal=is_causal,
     )
 
 
@@ -347,6 +384,8 @@ def describe_mha(args: dict) -> str:
     q, k = args["query"], args["key"]
     bias = "" if args["in_proj_bias"] is not None else ", no biases"
     self_attn = ", self-attention (query = key = value)" if (args["key"] is q and args["value"] is q) else ""
-    return (f"{str(q.dtype).replace('torch.', '')}, query {shape(q)}, key/value {shape(k)}, "
-            f"num_heads={args['num_heads']}{bias}{self_attn}, "
-            f"{describe_mask(args.get('mask'), args.get('is_causal', False))}")
+    return (
+        f"{str(q.dtype).replace('torch.', '')}, query {shape(q)}, key/value {shape(k)}, "
+        f"num_heads={args['num_heads']}{bias}{self_attn}, "
+        f"{describe_mask(args.get('mask'), args.get('is_causal', False))}"
+    )

@@ -9,11 +9,29 @@ import torch
 
 from grader.checks import check_tensor
 from grader.gradients import call_with_grads
-from tests.attention.driver import (check_decode, check_decode_gradients, check_mha, check_mha_gradients, check_sdpa,
-                                    check_sdpa_gradients, check_softmax, check_softmax_gradients,
-                                    fail_if_not_finite, make_case, make_mha)
-from tests.attention.oracle import (describe_sdpa, large_tol, randn, random_mask, sdpa_near, tol,
-                                    torch_sdpa, torch_sdpa64)
+from tests.attention.driver import (
+    check_decode,
+    check_decode_gradients,
+    check_mha,
+    check_mha_gradients,
+    check_sdpa,
+    check_sdpa_gradients,
+    check_softmax,
+    check_softmax_gradients,
+    fail_if_not_finite,
+    make_case,
+    make_mha,
+)
+from tests.attention.oracle import (
+    describe_sdpa,
+    large_tol,
+    randn,
+    random_mask,
+    sdpa_near,
+    tol,
+    torch_sdpa,
+    torch_sdpa64,
+)
 
 f32, f64 = torch.float32, torch.float64
 
@@ -44,8 +62,11 @@ def test_softmax_length_one_and_ties(impl):
     cases = [
         (torch.tensor([[[0.3, -2.0, 5.0]], [[1.0, 1.0, 1.0]]], dtype=f64), 1, "shape (2, 1, 3), dim=1"),
         (torch.tensor([[2.0, 2.0, 2.0, 2.0], [0.0, 0.0, 7.0, 7.0]], dtype=f64), -1, "ties, dim=-1"),
-        (torch.tensor([[1e4, -1e4, 0.0, 9999.0], [-1e4, -1e4 + 1, -1e4 + 2, -1e4 + 3]], dtype=f32), -1,
-         "entries from -1e4 to 1e4, float32"),
+        (
+            torch.tensor([[1e4, -1e4, 0.0, 9999.0], [-1e4, -1e4 + 1, -1e4 + 2, -1e4 + 3]], dtype=f32),
+            -1,
+            "entries from -1e4 to 1e4, float32",
+        ),
     ]
     for x, dim, case in cases:
         expected = torch.softmax(x.double(), dim).to(x.dtype)
@@ -68,27 +89,26 @@ B, H = 2, 3
 MORE_SDPA = {
     "2-D, float64, Lq > Lk": dict(q=(7, 4), k=(3, 4), v=(3, 2)),
     "3-D (H, L, E), float32": dict(q=(3, 5, 6), k=(3, 5, 6), v=(3, 5, 6), dtype=f32),
-    "5-D, boolean mask (B, 1, 1, Lq, Lk)": dict(q=(2, 2, 2, 3, 4), k=(2, 2, 2, 5, 4), v=(2, 2, 2, 5, 3),
-                                               mask="bool", mask_shape=(2, 1, 1, 3, 5)),
+    "5-D, boolean mask (B, 1, 1, Lq, Lk)": dict(
+        q=(2, 2, 2, 3, 4), k=(2, 2, 2, 5, 4), v=(2, 2, 2, 5, 3), mask="bool", mask_shape=(2, 1, 1, 3, 5)
+    ),
     "one query (Lq = 1)": dict(q=(B, H, 1, 8), k=(B, H, 6, 8), v=(B, H, 6, 4)),
-    "causal, Lq = 2 < Lk = 6": dict(q=(B, H, 2, 8), k=(B, H, 6, 8),
-                                   v=(B, H, 6, 4), is_causal=True),
+    "causal, Lq = 2 < Lk = 6": dict(q=(B, H, 2, 8), k=(B, H, 6, 8), v=(B, H, 6, 4), is_causal=True),
     "E = 1, Ev = 1": dict(q=(B, 5, 1), k=(B, 7, 1), v=(B, 7, 1)),
-    "key padding mask (B, 1, 1, Lk)": dict(q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), mask="bool",
-                                           mask_shape=(B, 1, 1, 6)),
-    "boolean mask (1, Lk) on 3-D inputs": dict(q=(B, 4, 8), k=(B, 6, 8), v=(B, 6, 5), mask="bool",
-                                               mask_shape=(1, 6)),
-    "boolean mask (B, H, Lq, Lk), float32, empty row": dict(q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5),
-                                                            mask="bool", mask_shape=(B, H, 4, 6),
-                                                            empty_row=3, dtype=f32),
-    "float mask (Lq, Lk) with a -inf row": dict(q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5),
-                                                mask="float", mask_shape=(4, 6), empty_row=0),
+    "key padding mask (B, 1, 1, Lk)": dict(
+        q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), mask="bool", mask_shape=(B, 1, 1, 6)
+    ),
+    "boolean mask (1, Lk) on 3-D inputs": dict(q=(B, 4, 8), k=(B, 6, 8), v=(B, 6, 5), mask="bool", mask_shape=(1, 6)),
+    "boolean mask (B, H, Lq, Lk), float32, empty row": dict(
+        q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), mask="bool", mask_shape=(B, H, 4, 6), empty_row=3, dtype=f32
+    ),
+    "float mask (Lq, Lk) with a -inf row": dict(
+        q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), mask="float", mask_shape=(4, 6), empty_row=0
+    ),
     "float mask, float32": dict(q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), mask="float", dtype=f32),
     "causal, Lq > Lk": dict(q=(B, H, 6, 8), k=(B, H, 4, 8), v=(B, H, 4, 5), is_causal=True),
-    "causal, Lq = Lk, float32": dict(q=(B, H, 6, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), is_causal=True,
-                                     dtype=f32),
-    "scale given (0.3), boolean mask": dict(q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), scale=0.3,
-                                            mask="bool"),
+    "causal, Lq = Lk, float32": dict(q=(B, H, 6, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), is_causal=True, dtype=f32),
+    "scale given (0.3), boolean mask": dict(q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), scale=0.3, mask="bool"),
     "scale given (1.0), causal": dict(q=(B, 5, 16), k=(B, 5, 16), v=(B, 5, 3), scale=1.0, is_causal=True),
 }
 
@@ -124,17 +144,27 @@ def test_attention_large_negative_scores(impl, dtype):
     q, k = q.to(dtype), k.to(dtype)
     v = (1 + torch.rand(2, 6, 4, generator=gen, dtype=f64)).to(dtype)
     expected = torch_sdpa64(q, k, v)
-    check_sdpa(impl, q, k, v, case="scores near -5000", expected=expected,
-               tolerance=large_tol(dtype, 5100.0), finite_mistake="no-max-shift")
+    check_sdpa(
+        impl,
+        q,
+        k,
+        v,
+        case="scores near -5000",
+        expected=expected,
+        tolerance=large_tol(dtype, 5100.0),
+        finite_mistake="no-max-shift",
+    )
 
 
 GRADIENT_CASES = {
     "float32, no mask": dict(q=(B, H, 4, 8), k=(B, H, 6, 8), v=(B, H, 6, 5), dtype=f32),
     "causal, Lq > Lk": dict(q=(B, H, 6, 8), k=(B, H, 4, 8), v=(B, H, 4, 5), is_causal=True),
-    "float mask (B, Lq, Lk), scale 0.5": dict(q=(B, 4, 8), k=(B, 6, 8), v=(B, 6, 5), mask="float",
-                                              mask_shape=(B, 4, 6), scale=0.5),
-    "2-D, boolean mask with an empty row, float32": dict(q=(5, 4), k=(6, 4), v=(6, 3), mask="bool",
-                                                         empty_row=4, dtype=f32),
+    "float mask (B, Lq, Lk), scale 0.5": dict(
+        q=(B, 4, 8), k=(B, 6, 8), v=(B, 6, 5), mask="float", mask_shape=(B, 4, 6), scale=0.5
+    ),
+    "2-D, boolean mask with an empty row, float32": dict(
+        q=(5, 4), k=(6, 4), v=(6, 3), mask="bool", empty_row=4, dtype=f32
+    ),
 }
 
 
@@ -159,10 +189,17 @@ def test_attention_gradients_central_differences(impl):
     grad_out = randn(3, 2, seed=244)
     inputs = dict(q=q, k=k, v=v)
     case = describe_sdpa(q, k, v, mask) + " (float64 central differences, h = 1e-6, as reference)"
-    out, grads = call_with_grads(impl, "scaled_dot_product_attention", dict(inputs, mask=mask),
-                                 wrt=("q", "k", "v"), grad_out=grad_out)
-    check_tensor(out, torch_sdpa(q, k, v, mask), name="the output of scaled_dot_product_attention",
-                 case=case, near=sdpa_near(q, k, v, mask), **tol(f64))
+    out, grads = call_with_grads(
+        impl, "scaled_dot_product_attention", dict(inputs, mask=mask), wrt=("q", "k", "v"), grad_out=grad_out
+    )
+    check_tensor(
+        out,
+        torch_sdpa(q, k, v, mask),
+        name="the output of scaled_dot_product_attention",
+        case=case,
+        near=sdpa_near(q, k, v, mask),
+        **tol(f64),
+    )
     for name, x in inputs.items():
         numeric = torch.zeros_like(x)
         for i in range(x.numel()):
@@ -175,8 +212,7 @@ def test_attention_gradients_central_differences(impl):
                 result = impl.scaled_dot_product_attention(**{n: a.clone() for n, a in args.items()})
                 values.append(float((result.detach() * grad_out).sum()))
             numeric.reshape(-1)[i] = (values[0] - values[1]) / (2 * CENTRAL_H)
-        check_tensor(grads.get(name), numeric, name=f"the gradient with respect to {name}", case=case,
-                     **CENTRAL_TOL)
+        check_tensor(grads.get(name), numeric, name=f"the gradient with respect to {name}", case=case, **CENTRAL_TOL)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -184,17 +220,19 @@ def test_attention_gradients_central_differences(impl):
 
 MORE_MHA = {
     "one head": dict(batch=2, n_query=4, n_key=5, embed=6, heads=1),
-    "as many heads as dimensions (D = 1)": dict(batch=2, n_query=4, n_key=4, embed=4, heads=4,
-                                                self_attention=True, is_causal=True),
-    "no biases, float32": dict(batch=3, n_query=5, n_key=5, embed=8, heads=2, bias=False, dtype=f32,
-                               self_attention=True),
+    "as many heads as dimensions (D = 1)": dict(
+        batch=2, n_query=4, n_key=4, embed=4, heads=4, self_attention=True, is_causal=True
+    ),
+    "no biases, float32": dict(
+        batch=3, n_query=5, n_key=5, embed=8, heads=2, bias=False, dtype=f32, self_attention=True
+    ),
     "float mask (L, S)": dict(batch=2, n_query=4, n_key=6, embed=8, heads=2, mask=("float", (4, 6))),
-    "boolean mask (B, H, L, S), float32": dict(batch=2, n_query=4, n_key=6, embed=12, heads=3, dtype=f32,
-                                               mask=("bool", (2, 3, 4, 6))),
+    "boolean mask (B, H, L, S), float32": dict(
+        batch=2, n_query=4, n_key=6, embed=12, heads=3, dtype=f32, mask=("bool", (2, 3, 4, 6))
+    ),
     "one query position": dict(batch=2, n_query=1, n_key=6, embed=8, heads=2),
     "one key position": dict(batch=2, n_query=4, n_key=1, embed=8, heads=4),
-    "causal cross-attention, L < S, E = 16": dict(batch=1, n_query=3, n_key=7, embed=16, heads=4,
-                                                  is_causal=True),
+    "causal cross-attention, L < S, E = 16": dict(batch=1, n_query=3, n_key=7, embed=16, heads=4, is_causal=True),
 }
 
 
@@ -206,10 +244,12 @@ def test_multi_head_attention_more(impl, name):
 
 
 MHA_GRADIENT_CASES = {
-    "no biases, self-attention, causal": dict(batch=2, n_query=5, n_key=5, embed=8, heads=2, bias=False,
-                                              self_attention=True, is_causal=True),
-    "float32, float mask (B, 1, L, S)": dict(batch=2, n_query=3, n_key=4, embed=8, heads=4, dtype=f32,
-                                             mask=("float", (2, 1, 3, 4))),
+    "no biases, self-attention, causal": dict(
+        batch=2, n_query=5, n_key=5, embed=8, heads=2, bias=False, self_attention=True, is_causal=True
+    ),
+    "float32, float mask (B, 1, L, S)": dict(
+        batch=2, n_query=3, n_key=4, embed=8, heads=4, dtype=f32, mask=("float", (2, 1, 3, 4))
+    ),
 }
 
 

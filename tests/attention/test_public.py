@@ -9,9 +9,17 @@ import math
 import pytest
 import torch
 
-from tests.attention.driver import (check_decode, check_mha, check_mha_gradients, check_sdpa,
-                                    check_sdpa_gradients, check_softmax, fail_if_not_finite, make_case,
-                                    make_mha)
+from tests.attention.driver import (
+    check_decode,
+    check_mha,
+    check_mha_gradients,
+    check_sdpa,
+    check_sdpa_gradients,
+    check_softmax,
+    fail_if_not_finite,
+    make_case,
+    make_mha,
+)
 from tests.attention.oracle import TOL64, large_tol, randn, tol, torch_sdpa64
 
 f32, f64 = torch.float32, torch.float64
@@ -24,19 +32,18 @@ def test_softmax_by_hand(impl):
     # exp gives [1, 2, 5], which sum to 8. In the second row exp(-inf) = 0 and the two zeros share
     # the probability: [0, 1/2, 1/2]. The third row is the first moved by 1000 (same answer: only
     # differences of the inputs matter, and exp(1000) would overflow without the max shift).
-    x = torch.tensor([[0.0, LN2, LN5], [float("-inf"), 0.0, 0.0], [1000.0, 1000.0 + LN2, 1000.0 + LN5]],
-                     dtype=f64)
+    x = torch.tensor([[0.0, LN2, LN5], [float("-inf"), 0.0, 0.0], [1000.0, 1000.0 + LN2, 1000.0 + LN5]], dtype=f64)
     expected = torch.tensor([[1 / 8, 2 / 8, 5 / 8], [0.0, 0.5, 0.5], [1 / 8, 2 / 8, 5 / 8]], dtype=f64)
     check_softmax(impl, x, -1, "three rows by hand, float64, dim=-1", TOL64, expected=expected)
 
 
-@pytest.mark.parametrize("dtype, shape, dim", [(f32, (2, 3, 5), -1), (f64, (4, 3), 0)],
-                         ids=["float32-last-dim", "float64-dim0"])
+@pytest.mark.parametrize(
+    "dtype, shape, dim", [(f32, (2, 3, 5), -1), (f64, (4, 3), 0)], ids=["float32-last-dim", "float64-dim0"]
+)
 def test_softmax_against_torch(impl, dtype, shape, dim):
     """softmax(x, dim) equals torch.softmax(x, dim) along the dimension it is given."""
     x = randn(*shape, seed=1, dtype=dtype, scale=3.0)
-    check_softmax(impl, x, dim, f"{str(dtype)[6:]}, shape {shape}, random inputs of size 3",
-                  tol(dtype))
+    check_softmax(impl, x, dim, f"{str(dtype)[6:]}, shape {shape}, random inputs of size 3", tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", [f32, f64], ids=["float32", "float64"])
@@ -76,14 +83,16 @@ def test_attention_by_hand(impl):
         (dict(scale=1.0), [[6 / 11, 74 / 11], [2, 10 / 3]]),
     ]
     for options, expected in cases:
-        check_sdpa(impl, q, k, v, **options, case="by hand",
-                   expected=torch.tensor(expected, dtype=f64), tolerance=TOL64)
+        check_sdpa(
+            impl, q, k, v, **options, case="by hand", expected=torch.tensor(expected, dtype=f64), tolerance=TOL64
+        )
 
 
 SDPA_CASES = {
     "4-D, Lq != Lk, E != Ev": dict(q=(2, 3, 4, 8), k=(2, 3, 6, 8), v=(2, 3, 6, 5)),
-    "boolean mask broadcast over batch and heads": dict(q=(2, 3, 4, 8), k=(2, 3, 6, 8), v=(2, 3, 6, 5),
-                                                        mask="bool", empty_row=2),
+    "boolean mask broadcast over batch and heads": dict(
+        q=(2, 3, 4, 8), k=(2, 3, 6, 8), v=(2, 3, 6, 5), mask="bool", empty_row=2
+    ),
     "float mask (B, 1, Lq, Lk)": dict(q=(2, 3, 4, 8), k=(2, 3, 6, 8), v=(2, 3, 6, 5), mask="float"),
     "causal, Lq < Lk": dict(q=(2, 3, 4, 8), k=(2, 3, 6, 8), v=(2, 3, 6, 5), is_causal=True),
     "unbatched (L, E), float32, causal": dict(q=(5, 8), k=(5, 8), v=(5, 3), is_causal=True, dtype=f32),
@@ -109,8 +118,16 @@ def test_attention_large_scores(impl):
     v = 1 + torch.rand(2, 7, 3, generator=gen)
     expected = torch_sdpa64(q, k, v)
     magnitude = float((q.double() @ k.double().transpose(-2, -1)).abs().max()) / 2
-    check_sdpa(impl, q, k, v, case="integer q and k", expected=expected,
-               tolerance=large_tol(f32, magnitude), finite_mistake="no-max-shift")
+    check_sdpa(
+        impl,
+        q,
+        k,
+        v,
+        case="integer q and k",
+        expected=expected,
+        tolerance=large_tol(f32, magnitude),
+        finite_mistake="no-max-shift",
+    )
 
 
 @pytest.mark.points(2)
@@ -121,10 +138,12 @@ def test_attention_gradients(impl):
 
 
 MHA_CASES = {
-    "self-attention, causal, 2 heads": dict(batch=2, n_query=5, n_key=5, embed=8, heads=2,
-                                            self_attention=True, is_causal=True),
-    "cross-attention, boolean mask (B, 1, L, S) with an empty row, 4 heads":
-        dict(batch=2, n_query=4, n_key=6, embed=8, heads=4, mask=("bool", (2, 1, 4, 6))),
+    "self-attention, causal, 2 heads": dict(
+        batch=2, n_query=5, n_key=5, embed=8, heads=2, self_attention=True, is_causal=True
+    ),
+    "cross-attention, boolean mask (B, 1, L, S) with an empty row, 4 heads": dict(
+        batch=2, n_query=4, n_key=6, embed=8, heads=4, mask=("bool", (2, 1, 4, 6))
+    ),
 }
 
 

@@ -17,22 +17,76 @@ from __future__ import annotations
 
 import random
 
-COMMON = ("the of and to in is was for on that with as by at from it he she they we you this be "
-          "are not or his her their an which had have but one all were when there can more if "
-          "out so what up about into than them only other new some time could these two may "
-          "first then do any like my now over such our man me even most made after also did "
-          "many before must through back years where much your way well down should because "
-          "each just those people how too little state good very make world still own see men "
-          "work long get here between both life being under never day same another know while "
-          "last might us great old year off come since against go came right used take three").split()
-ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
-          "br", "ch", "cl", "dr", "fl", "gr", "pl", "pr", "sh", "st", "str", "th", "tr", "wh", ""]
+COMMON = (
+    "the of and to in is was for on that with as by at from it he she they we you this be "
+    "are not or his her their an which had have but one all were when there can more if "
+    "out so what up about into than them only other new some time could these two may "
+    "first then do any like my now over such our man me even most made after also did "
+    "many before must through back years where much your way well down should because "
+    "each just those people how too little state good very make world still own see men "
+    "work long get here between both life being under never day same another know while "
+    "last might us great old year off come since against go came right used take three"
+).split()
+ONSETS = [
+    "b",
+    "c",
+    "d",
+    "f",
+    "g",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "w",
+    "br",
+    "ch",
+    "cl",
+    "dr",
+    "fl",
+    "gr",
+    "pl",
+    "pr",
+    "sh",
+    "st",
+    "str",
+    "th",
+    "tr",
+    "wh",
+    "",
+]
 VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ee", "oo", "ou", "y"]
 CODAS = ["", "", "n", "r", "s", "t", "l", "nd", "ng", "st", "ck", "rt", "sh", "m"]
 SUFFIXES = ["", "", "", "s", "ed", "ing", "ly", "er", "tion", "ness", "ment", "able"]
-UNICODE_WORDS = ["café", "naïve", "Zürich", "façade", "déjà", "crème", "São", "Ångström", "smörgåsbord",
-                 "東京", "日本語", "北京", "Москва", "Ελλάδα", "שלום", "مرحبا", "😀", "🚀", "👍🏽",
-                 "e\u0301te\u0301", "n\u0303o"]
+UNICODE_WORDS = [
+    "café",
+    "naïve",
+    "Zürich",
+    "façade",
+    "déjà",
+    "crème",
+    "São",
+    "Ångström",
+    "smörgåsbord",
+    "東京",
+    "日本語",
+    "北京",
+    "Москва",
+    "Ελλάδα",
+    "שלום",
+    "مرحبا",
+    "😀",
+    "🚀",
+    "👍🏽",
+    "e\u0301te\u0301",
+    "n\u0303o",
+]
 CONTRACTIONS = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
 
 

@@ -27,9 +27,12 @@ def short(value, limit: int = 70) -> str:
     text = repr(value)
     if len(text) <= limit:
         return text
-    size = f"{len(value)} {'items' if isinstance(value, (list, tuple, dict)) else 'chars'}" \
-        if hasattr(value, "__len__") else "cut"
-    return f"{text[:limit - 5]} ... ({size})"
+    size = (
+        f"{len(value)} {'items' if isinstance(value, (list, tuple, dict)) else 'chars'}"
+        if hasattr(value, "__len__")
+        else "cut"
+    )
+    return f"{text[: limit - 5]} ... ({size})"
 
 
 def call_text(fn: str, text: str, *rest) -> str:
@@ -76,19 +79,22 @@ def check_merge_shape(result, call: str) -> dict:
     """Fail unless `result` is a merges dict: {(id1, id2): new_id}, new ids 256, 257, ... in
     insertion order, each pair made of ids that exist before it (ids never reused)."""
     if not isinstance(result, dict):
-        fail(f"{call} should return a dict {{(id1, id2): new_id}}, got {type(result).__name__} "
-             f"({short(result)}).")
+        fail(f"{call} should return a dict {{(id1, id2): new_id}}, got {type(result).__name__} ({short(result)}).")
     known = 256
     for k, (pair, new_id) in enumerate(result.items()):
         if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(i, int) for i in pair)):
             fail(f"{call}: key number {k} is {pair!r}; every key must be a tuple of two int ids.")
         if not isinstance(new_id, int) or new_id != 256 + k:
-            fail(f"{call}: merge number {k} (in creation order) got the id {new_id!r}; new ids are "
-                 f"256, 257, ... in the order the merges are created, without gaps, never reused "
-                 f"(so this one must be {256 + k}).")
+            fail(
+                f"{call}: merge number {k} (in creation order) got the id {new_id!r}; new ids are "
+                f"256, 257, ... in the order the merges are created, without gaps, never reused "
+                f"(so this one must be {256 + k})."
+            )
         if not all(0 <= i < known for i in pair):
-            fail(f"{call}: merge number {k}, {pair} -> {new_id}, uses an id that does not exist "
-                 f"yet (only 0..{known - 1} do).")
+            fail(
+                f"{call}: merge number {k}, {pair} -> {new_id}, uses an id that does not exist "
+                f"yet (only 0..{known - 1} do)."
+            )
         known += 1
     return result
 
@@ -103,22 +109,27 @@ def check_merges(result, expected: dict, *, call: str, case: str = "", near=(), 
     if list(result.items()) == list(expected.items()):
         return
     where = f"{call}{f' ({case})' if case else ''}"
-    found = [m for m, predicted in (near() if callable(near) else near)
-             if list(result.items()) == list(predicted.items())]
+    found = [
+        m for m, predicted in (near() if callable(near) else near) if list(result.items()) == list(predicted.items())
+    ]
     got, want = list(result.items()), list(expected.items())
     common = next((k for k, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
     if common == min(len(got), len(want)):
         if MISTAKE["wrong-number-of-merges"] not in found:
             found.append(MISTAKE["wrong-number-of-merges"])
-        fail(f"{where}: {len(got)} merges, expected {len(want)}; the first {common} agree "
-             f"(merges after them are missing or extra)."
-             + _notes(found) + _diagnosis_note(impl, found))
+        fail(
+            f"{where}: {len(got)} merges, expected {len(want)}; the first {common} agree "
+            f"(merges after them are missing or extra)." + _notes(found) + _diagnosis_note(impl, found)
+        )
     got_b, want_b = as_bytes(result), as_bytes(expected)
-    fail(f"{where}: merge number {common} (new id {256 + common}) differs: got {got[common][0]} "
-         f"({show(got_b[common])}), expected {want[common][0]} ({show(want_b[common])}). "
-         f"{len(got)} merges returned, {len(want)} expected; "
-         + (f"the first {common} agree." if common else "the very first merge differs.")
-         + _notes(found) + _diagnosis_note(impl, found))
+    fail(
+        f"{where}: merge number {common} (new id {256 + common}) differs: got {got[common][0]} "
+        f"({show(got_b[common])}), expected {want[common][0]} ({show(want_b[common])}). "
+        f"{len(got)} merges returned, {len(want)} expected; "
+        + (f"the first {common} agree." if common else "the very first merge differs.")
+        + _notes(found)
+        + _diagnosis_note(impl, found)
+    )
 
 
 def check_ids(result, expected: list[int], *, call: str, case: str = "", near=(), impl=None) -> None:
@@ -129,11 +140,13 @@ def check_ids(result, expected: list[int], *, call: str, case: str = "", near=()
     if result == expected:
         return
     found = [m for m, predicted in (near() if callable(near) else near) if result == predicted]
-    first = next((k for k, (g, w) in enumerate(zip(result, expected)) if g != w),
-                 min(len(result), len(expected)))
-    fail(f"{where}: got {short(result, 120)}, expected {short(expected, 120)} "
-         f"({len(result)} ids for {len(expected)}; first difference at position {first})."
-         + _notes(found) + _diagnosis_note(impl, found))
+    first = next((k for k, (g, w) in enumerate(zip(result, expected)) if g != w), min(len(result), len(expected)))
+    fail(
+        f"{where}: got {short(result, 120)}, expected {short(expected, 120)} "
+        f"({len(result)} ids for {len(expected)}; first difference at position {first})."
+        + _notes(found)
+        + _diagnosis_note(impl, found)
+    )
 
 
 def train_call(impl, fn: str, text: str, vocab_size: int, pattern=None, stops_early=False):
@@ -143,13 +156,15 @@ def train_call(impl, fn: str, text: str, vocab_size: int, pattern=None, stops_ea
     try:
         return getattr(impl, fn)(text, vocab_size, pattern) if pattern else getattr(impl, fn)(text, vocab_size)
     except ValueError as exc:
-        note = ("\nThis text runs out of pairs before vocab_size is reached." + _notes([MISTAKE["no-early-stop"]])
-                if stops_early else "")
+        note = (
+            "\nThis text runs out of pairs before vocab_size is reached." + _notes([MISTAKE["no-early-stop"]])
+            if stops_early
+            else ""
+        )
         fail(f"{call} raised ValueError ({exc}) although vocab_size >= 256 is valid." + note)
 
 
-def check_like_tokenizers(result, expected: list[tuple[bytes, bytes]], *, call: str, case: str,
-                          impl=None) -> None:
+def check_like_tokenizers(result, expected: list[tuple[bytes, bytes]], *, call: str, case: str, impl=None) -> None:
     """Fail unless the merges `result`, as byte strings, equal `expected` (tokenizers' merges)."""
     check_merge_shape(result, call)
     got = as_bytes(result)
@@ -162,5 +177,7 @@ def check_like_tokenizers(result, expected: list[tuple[bytes, bytes]], *, call: 
     else:
         what = f"{len(got)} merges, tokenizers made {len(expected)}"
         found.append(MISTAKE["wrong-number-of-merges"])
-    fail(f"{call} ({case}, the tokenizers BPE trainer as reference): {what}; the first {k} merges "
-         f"agree." + _notes(found) + _diagnosis_note(impl, found))
+    fail(
+        f"{call} ({case}, the tokenizers BPE trainer as reference): {what}; the first {k} merges "
+        f"agree." + _notes(found) + _diagnosis_note(impl, found)
+    )

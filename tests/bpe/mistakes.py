@@ -64,8 +64,7 @@ MISTAKES = [
     ),
     Mistake(
         "unknown-id-error",
-        "an unknown id in decode must raise ValueError naming the id (not KeyError, not a "
-        "silent skip).",
+        "an unknown id in decode must raise ValueError naming the id (not KeyError, not a silent skip).",
     ),
     Mistake(
         "merges-cross-chunks",

@@ -48,8 +48,12 @@ def check_shape(actual, expected_shape: tuple, *, name: str, case: str, known: d
     known = dict(known)
     if shape in known:
         note = "\n" + known[shape].sentence()
-    elif (len(shape) == 4 and len(expected_shape) == 4 and shape[:2] == tuple(expected_shape[:2])
-          and all(abs(a - e) <= 1 for a, e in zip(shape[2:], expected_shape[2:]))):
+    elif (
+        len(shape) == 4
+        and len(expected_shape) == 4
+        and shape[:2] == tuple(expected_shape[:2])
+        and all(abs(a - e) <= 1 for a, e in zip(shape[2:], expected_shape[2:]))
+    ):
         note = "\n" + MISTAKE["output-size-off-by-one"].sentence()
     fail(f"{name}, for {case}: wrong shape {shape}, expected {tuple(expected_shape)}." + note)
 
@@ -62,8 +66,14 @@ def check_conv(impl, name: str, case: dict) -> None:
     out = impl.conv2d(_copy(x), _copy(w), _copy(b), **args)
     where = f"{name}: {describe(case)}"
     check_shape(out, expected.shape, name="the output of conv2d", case=where)
-    check_tensor(out, expected, name="the output of conv2d", case=where + " (F.conv2d as reference)",
-                 near=conv_near(x, w, b, **args), **tol(x.dtype, scale_of(expected)))
+    check_tensor(
+        out,
+        expected,
+        name="the output of conv2d",
+        case=where + " (F.conv2d as reference)",
+        near=conv_near(x, w, b, **args),
+        **tol(x.dtype, scale_of(expected)),
+    )
 
 
 def check_conv_backward(impl, name: str, case: dict) -> None:
@@ -71,11 +81,18 @@ def check_conv_backward(impl, name: str, case: dict) -> None:
     x, w, b, grad_out = conv_inputs(name, case)
     args = conv_args(case)
     expected = torch_conv_grads(grad_out, x, w, b, **args)
-    out = check_tuple(impl.conv2d_backward(_copy(grad_out), _copy(x), _copy(w), **args), 3,
-                      name="conv2d_backward")
+    out = check_tuple(impl.conv2d_backward(_copy(grad_out), _copy(x), _copy(w), **args), 3, name="conv2d_backward")
     where = f"{name}: {describe(case)}, random grad_out (autograd through F.conv2d as reference)"
-    check_conv_grads(out, expected, grad_out=grad_out, x=x, w=w, args=args, case=where,
-                     tols=[tol(x.dtype, scale_of(e)) for e in expected])
+    check_conv_grads(
+        out,
+        expected,
+        grad_out=grad_out,
+        x=x,
+        w=w,
+        args=args,
+        case=where,
+        tols=[tol(x.dtype, scale_of(e)) for e in expected],
+    )
 
 
 def check_conv_grads(out: tuple, expected, *, grad_out, x, w, args: dict, case: str, tols: list) -> None:
@@ -83,14 +100,15 @@ def check_conv_grads(out: tuple, expected, *, grad_out, x, w, args: dict, case: 
     that a wrong grad_x or grad_bias looks like."""
     bsz, c_out, oh, ow = grad_out.shape
     unsummed = MISTAKE["bias-grad-not-summed"]
-    shapes_of_unsummed = {s: unsummed for s in ((bsz, c_out), (c_out, oh, ow), (bsz, c_out, oh, ow),
-                                                (1, c_out, 1, 1), (c_out, 1, 1), (1, c_out))}
+    shapes_of_unsummed = {
+        s: unsummed
+        for s in ((bsz, c_out), (c_out, oh, ow), (bsz, c_out, oh, ow), (1, c_out, 1, 1), (c_out, 1, 1), (1, c_out))
+    }
     names = ("grad_x", "grad_weight", "grad_bias")
     nears = (conv_grad_x_near(grad_out, x, w, **args), (), bias_grad_near(grad_out))
     for k in range(3):
         label = f"{names[k]} from conv2d_backward"
-        check_shape(out[k], expected[k].shape, name=label, case=case,
-                    known=shapes_of_unsummed if k == 2 else {})
+        check_shape(out[k], expected[k].shape, name=label, case=case, known=shapes_of_unsummed if k == 2 else {})
         check_tensor(out[k], expected[k], name=label, case=case, near=nears[k], **tols[k])
 
 
@@ -109,10 +127,15 @@ def check_pool(impl, kind: str, name: str, case: dict) -> None:
     fn = f"{kind}_pool2d"
     out = getattr(impl, fn)(_copy(x), **args)
     where = f"{name}: {describe(case)}"
-    check_shape(out, expected.shape, name=f"the output of {fn}", case=where,
-                known=pool_known_shapes(case))
-    check_tensor(out, expected, name=f"the output of {fn}", case=f"{where} (F.{fn} as reference)",
-                 near=pool_near(kind, x, **args), **tol(x.dtype, scale_of(expected)))
+    check_shape(out, expected.shape, name=f"the output of {fn}", case=where, known=pool_known_shapes(case))
+    check_tensor(
+        out,
+        expected,
+        name=f"the output of {fn}",
+        case=f"{where} (F.{fn} as reference)",
+        near=pool_near(kind, x, **args),
+        **tol(x.dtype, scale_of(expected)),
+    )
 
 
 def check_pool_backward(impl, kind: str, name: str, case: dict) -> None:
@@ -124,5 +147,11 @@ def check_pool_backward(impl, kind: str, name: str, case: dict) -> None:
     out = getattr(impl, fn)(_copy(grad_out), _copy(x), **args)
     where = f"{name}: {describe(case)}, random grad_out (autograd through F.{kind}_pool2d as reference)"
     check_shape(out, expected.shape, name=f"grad_x from {fn}", case=where)
-    check_tensor(out, expected, name=f"grad_x from {fn}", case=where,
-                 near=pool_grad_near(kind, grad_out, x, **args), **tol(x.dtype, scale_of(expected)))
+    check_tensor(
+        out,
+        expected,
+        name=f"grad_x from {fn}",
+        case=where,
+        near=pool_grad_near(kind, grad_out, x, **args),
+        **tol(x.dtype, scale_of(expected)),
+    )

@@ -12,11 +12,14 @@ from grader.mistakes import Alternative, Mutant, Trivial
 
 OH = "oh = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1"
 OW = "ow = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1"
-MAX_FORWARD = ('    windows = _im2col(x, kernel_size, stride, padding, 1, pad_value=float("-inf"))\n'
-               '    return windows.amax(dim=2)')
+MAX_FORWARD = (
+    '    windows = _im2col(x, kernel_size, stride, padding, 1, pad_value=float("-inf"))\n    return windows.amax(dim=2)'
+)
 MAX_SCATTER = "grad_windows = torch.zeros_like(windows).scatter(2, first, grad_out.unsqueeze(2))"
-_END = ("    grad_windows = share.expand(batch, channels, kh * kw, oh, ow)\n"
-        "    return _col2im(grad_windows, x.shape[-2:], kernel_size, stride, padding, 1)\n")
+_END = (
+    "    grad_windows = share.expand(batch, channels, kh * kw, oh, ow)\n"
+    "    return _col2im(grad_windows, x.shape[-2:], kernel_size, stride, padding, 1)\n"
+)
 
 
 def _append(code: str) -> tuple[tuple[str, str], ...]:
@@ -25,62 +28,116 @@ def _append(code: str) -> tuple[tuple[str, str], ...]:
 
 
 MUTANTS = [
-    Mutant("kernel-flipped", "kernel-flipped",
-        (("w = weight.reshape(groups, c_out // groups, c_per_group * kh * kw)",
-          "w = weight.flip(-2, -1).reshape(groups, c_out // groups, c_per_group * kh * kw)"),),
+    Mutant(
+        "kernel-flipped",
+        "kernel-flipped",
+        (
+            (
+                "w = weight.reshape(groups, c_out // groups, c_per_group * kh * kw)",
+                "w = weight.flip(-2, -1).reshape(groups, c_out // groups, c_per_group * kh * kw)",
+            ),
+        ),
     ),
-    Mutant("output-size-off-by-one", "output-size-off-by-one",
+    Mutant(
+        "output-size-off-by-one",
+        "output-size-off-by-one",
         ((OH, OH.replace(" // sh + 1", " // sh")), (OW, OW.replace(" // sw + 1", " // sw"))),
     ),
-    Mutant("padding-one-side", "padding-one-side",
+    Mutant(
+        "padding-one-side",
+        "padding-one-side",
         (("F.pad(x, (pw, pw, ph, ph), value=pad_value)", "F.pad(x, (0, 2 * pw, 0, 2 * ph), value=pad_value)"),),
     ),
-    Mutant("backward-ignores-stride", "backward-ignores-stride",
-        (("grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, dilation)",
-          "grad_x = _col2im(grad_cols, (height, width), (kh, kw), 1, padding, dilation)"),),
+    Mutant(
+        "backward-ignores-stride",
+        "backward-ignores-stride",
+        (
+            (
+                "grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, dilation)",
+                "grad_x = _col2im(grad_cols, (height, width), (kh, kw), 1, padding, dilation)",
+            ),
+        ),
     ),
-    Mutant("backward-ignores-dilation", "backward-ignores-dilation",
-        (("grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, dilation)",
-          "grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, 1)"),),
+    Mutant(
+        "backward-ignores-dilation",
+        "backward-ignores-dilation",
+        (
+            (
+                "grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, dilation)",
+                "grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, 1)",
+            ),
+        ),
     ),
-    Mutant("groups-mix-channels", "groups-mix-channels",
-        (("cols = cols.reshape(batch, groups, c_per_group * kh * kw, oh * ow).transpose(-1, -2)",
-          "cols = cols.reshape(batch, c_per_group, groups, kh * kw, oh * ow).transpose(1, 2)\n"
-          "    cols = cols.reshape(batch, groups, c_per_group * kh * kw, oh * ow).transpose(-1, -2)"),),
+    Mutant(
+        "groups-mix-channels",
+        "groups-mix-channels",
+        (
+            (
+                "cols = cols.reshape(batch, groups, c_per_group * kh * kw, oh * ow).transpose(-1, -2)",
+                "cols = cols.reshape(batch, c_per_group, groups, kh * kw, oh * ow).transpose(1, 2)\n"
+                "    cols = cols.reshape(batch, groups, c_per_group * kh * kw, oh * ow).transpose(-1, -2)",
+            ),
+        ),
     ),
-    Mutant("bias-grad-per-example", "bias-grad-not-summed",
+    Mutant(
+        "bias-grad-per-example",
+        "bias-grad-not-summed",
         (("grad_bias = grad_out.sum(dim=(0, 2, 3))", "grad_bias = grad_out.sum(dim=(2, 3))"),),
     ),
-    Mutant("bias-grad-mean", "bias-grad-not-summed",
+    Mutant(
+        "bias-grad-mean",
+        "bias-grad-not-summed",
         (("grad_bias = grad_out.sum(dim=(0, 2, 3))", "grad_bias = grad_out.mean(dim=(0, 2, 3))"),),
     ),
-    Mutant("maxpool-grad-to-all-ties", "maxpool-grad-to-all-ties",
+    Mutant(
+        "maxpool-grad-to-all-ties",
+        "maxpool-grad-to-all-ties",
         ((MAX_SCATTER, "grad_windows = (windows == windows.amax(dim=2, keepdim=True)) * grad_out.unsqueeze(2)"),),
     ),
-    Mutant("maxpool-grad-spread", "maxpool-grad-spread",
+    Mutant(
+        "maxpool-grad-spread",
+        "maxpool-grad-spread",
         ((MAX_SCATTER, "grad_windows = (grad_out.unsqueeze(2) / windows.shape[2]).expand_as(windows)"),),
     ),
-    Mutant("maxpool-pads-with-zero", "maxpool-pads-with-zero",
+    Mutant(
+        "maxpool-pads-with-zero",
+        "maxpool-pads-with-zero",
         ((MAX_FORWARD, MAX_FORWARD.replace('float("-inf")', "0.0")),),
     ),
-    Mutant("avgpool-grad-not-divided", "avgpool-grad-not-divided",
+    Mutant(
+        "avgpool-grad-not-divided",
+        "avgpool-grad-not-divided",
         (("share = (grad_out / (kh * kw)).unsqueeze(2)", "share = grad_out.unsqueeze(2)"),),
     ),
-    Mutant("avgpool-excludes-padding", "avgpool-excludes-padding",
-        (("    return windows.mean(dim=2)",
-          "    counts = _im2col(torch.ones_like(x), kernel_size, stride, padding, 1).sum(dim=2)\n"
-          "    return windows.sum(dim=2) / counts"),),
+    Mutant(
+        "avgpool-excludes-padding",
+        "avgpool-excludes-padding",
+        (
+            (
+                "    return windows.mean(dim=2)",
+                "    counts = _im2col(torch.ones_like(x), kernel_size, stride, padding, 1).sum(dim=2)\n"
+                "    return windows.sum(dim=2) / counts",
+            ),
+        ),
     ),
-    Mutant("pool-stride-default", "pool-stride-default",
-        (("    stride = kernel_size if stride is None else stride\n" + MAX_FORWARD,
-          "    stride = 1 if stride is None else stride\n" + MAX_FORWARD),),
+    Mutant(
+        "pool-stride-default",
+        "pool-stride-default",
+        (
+            (
+                "    stride = kernel_size if stride is None else stride\n" + MAX_FORWARD,
+                "    stride = 1 if stride is None else stride\n" + MAX_FORWARD,
+            ),
+        ),
     ),
-    Mutant("im2col-no-transpose", "im2col-no-transpose",
+    Mutant(
+        "im2col-no-transpose",
+        "im2col-no-transpose",
         (("out = out.transpose(-1, -2).reshape(batch, c_out, oh, ow)", "out = out.reshape(batch, c_out, oh, ow)"),),
     ),
 ]
 
-LOOPS = '''
+LOOPS = """
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
     batch, c_in, height, width = x.shape
@@ -184,9 +241,9 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
                 for j in range(ow):
                     grad_xp[b, c, i * sh:i * sh + kh, j * sw:j * sw + kw] += grad_out[b, c, i, j] / (kh * kw)
     return grad_xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
-'''
+"""
 
-FLOAT64_INSIDE = '''
+FLOAT64_INSIDE = """
 _conv2d, _conv2d_backward = conv2d, conv2d_backward
 _pools = (max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward)
 
@@ -215,9 +272,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 
 def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0):
     return _pools[3](grad_out.double(), x.double(), kernel_size, stride, padding).to(x.dtype)
-'''
+"""
 
-EINSUM = '''
+EINSUM = """
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     c_out, c_group, kh, kw = weight.shape
     win = _im2col(x, (kh, kw), stride, padding, dilation)  # (B, C_in, K, oH, oW)
@@ -239,11 +296,13 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     grad_win = torch.einsum("bgoij,gock->bgckij", g, w).reshape(bsz, c_in, k, oh, ow)
     grad_x = _col2im(grad_win, x.shape[-2:], (kh, kw), stride, padding, dilation)
     return grad_x, grad_w, torch.einsum("boij->o", grad_out)
-'''
+"""
 
-TAPS = ("    taps = [x_pad[:, :, p * dh: p * dh + sh * (oh - 1) + 1: sh, q * dw: q * dw + sw * (ow - 1) + 1: sw]\n"
-        "            for p in range(kh) for q in range(kw)]\n"
-        "    return torch.stack(taps, dim=2)")
+TAPS = (
+    "    taps = [x_pad[:, :, p * dh: p * dh + sh * (oh - 1) + 1: sh, q * dw: q * dw + sw * (ow - 1) + 1: sw]\n"
+    "            for p in range(kh) for q in range(kw)]\n"
+    "    return torch.stack(taps, dim=2)"
+)
 
 ALTERNATIVES = [
     Alternative(
@@ -260,18 +319,28 @@ ALTERNATIVES = [
     Alternative(
         "tensor-unfold",
         "windows taken with Tensor.unfold (span d * (k - 1) + 1, then every d-th element)",
-        ((TAPS, "    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1\n"
+        (
+            (
+                TAPS,
+                "    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1\n"
                 "    win = x_pad.unfold(2, span_h, sh).unfold(3, span_w, sw)[..., ::dh, ::dw]\n"
-                "    return win.permute(0, 1, 4, 5, 2, 3).reshape(*x.shape[:2], kh * kw, oh, ow)"),),
+                "    return win.permute(0, 1, 4, 5, 2, 3).reshape(*x.shape[:2], kh * kw, oh, ow)",
+            ),
+        ),
     ),
     Alternative(
         "as-strided",
         "windows taken with as_strided on the padded input (a view, no loop at all)",
-        ((TAPS, "    x_pad = x_pad.contiguous()\n"
+        (
+            (
+                TAPS,
+                "    x_pad = x_pad.contiguous()\n"
                 "    s_b, s_c, s_h, s_w = x_pad.stride()\n"
                 "    win = x_pad.as_strided((*x.shape[:2], kh, kw, oh, ow),\n"
                 "                           (s_b, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw))\n"
-                "    return win.reshape(*x.shape[:2], kh * kw, oh, ow)"),),
+                "    return win.reshape(*x.shape[:2], kh * kw, oh, ow)",
+            ),
+        ),
     ),
     Alternative(
         "einsum",
@@ -281,43 +350,54 @@ ALTERNATIVES = [
     Alternative(
         "first-max-by-cumsum",
         "max-pool backward marks the first maximum with a cumulative sum of the tie mask",
-        ((MAX_SCATTER, "ties = windows == windows.amax(dim=2, keepdim=True)\n"
-                       "    first_tie = ties & (ties.cumsum(dim=2) == 1)\n"
-                       "    grad_windows = first_tie * grad_out.unsqueeze(2)"),),
+        (
+            (
+                MAX_SCATTER,
+                "ties = windows == windows.amax(dim=2, keepdim=True)\n"
+                "    first_tie = ties & (ties.cumsum(dim=2) == 1)\n"
+                "    grad_windows = first_tie * grad_out.unsqueeze(2)",
+            ),
+        ),
     ),
 ]
 
-_SHAPE_ZEROS = ("(kh, kw), (sh, sw) = _pair(kernel_size), _pair(kernel_size if stride is None else stride)\n"
-                "ph, pw = _pair(padding)\n"
-                "return x.new_zeros(*x.shape[:2], (x.shape[2] + 2 * ph - kh) // sh + 1,\n"
-                "                   (x.shape[3] + 2 * pw - kw) // sw + 1)")
+_SHAPE_ZEROS = (
+    "(kh, kw), (sh, sw) = _pair(kernel_size), _pair(kernel_size if stride is None else stride)\n"
+    "ph, pw = _pair(padding)\n"
+    "return x.new_zeros(*x.shape[:2], (x.shape[2] + 2 * ph - kh) // sh + 1,\n"
+    "                   (x.shape[3] + 2 * pw - kw) // sw + 1)"
+)
 
 TRIVIAL = [
     Trivial(
         "returns-inputs",
         "every forward returns its input, every backward returns zeros",
-        ("return x.unsqueeze(2)",
-         "return cols.sum(dim=2)",
-         "return x",
-         "return torch.zeros_like(x), torch.zeros_like(weight), weight.new_zeros(weight.shape[0])",
-         "return x",
-         "return torch.zeros_like(x)",
-         "return x",
-         "return torch.zeros_like(x)"),
+        (
+            "return x.unsqueeze(2)",
+            "return cols.sum(dim=2)",
+            "return x",
+            "return torch.zeros_like(x), torch.zeros_like(weight), weight.new_zeros(weight.shape[0])",
+            "return x",
+            "return torch.zeros_like(x)",
+            "return x",
+            "return torch.zeros_like(x)",
+        ),
     ),
     Trivial(
         "zeros-of-the-right-shape",
         "every function returns zeros of the right shape and dtype",
-        ("return x.unsqueeze(2)",
-         "return cols.sum(dim=2)",
-         "(sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)\n"
-         "kh, kw = weight.shape[-2:]\n"
-         "return x.new_zeros(x.shape[0], weight.shape[0], (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1,\n"
-         "                   (x.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1)",
-         "return torch.zeros_like(x), torch.zeros_like(weight), weight.new_zeros(weight.shape[0])",
-         _SHAPE_ZEROS,
-         "return torch.zeros_like(x)",
-         _SHAPE_ZEROS,
-         "return torch.zeros_like(x)"),
+        (
+            "return x.unsqueeze(2)",
+            "return cols.sum(dim=2)",
+            "(sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)\n"
+            "kh, kw = weight.shape[-2:]\n"
+            "return x.new_zeros(x.shape[0], weight.shape[0], (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1,\n"
+            "                   (x.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1)",
+            "return torch.zeros_like(x), torch.zeros_like(weight), weight.new_zeros(weight.shape[0])",
+            _SHAPE_ZEROS,
+            "return torch.zeros_like(x)",
+            _SHAPE_ZEROS,
+            "return torch.zeros_like(x)",
+        ),
     ),
 ]

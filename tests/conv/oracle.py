@@ -70,6 +70,7 @@ def out_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 
 # ---------------------------------------------------------------------------------------------------
 # Random cases
 
+
 def seeded(name: str) -> torch.Generator:
     """A generator seeded from a case's name, stable across runs and Python versions."""
     return torch.Generator().manual_seed(zlib.crc32(name.encode()))
@@ -104,8 +105,7 @@ def conv_args(case: dict) -> dict:
 def conv_output_shape(case: dict) -> tuple:
     b, _, h, w = case["x"]
     c_out, _, kh, kw = case["w"]
-    (sh, sw), (ph, pw), (dh, dw) = (pair(case.get(k, d)) for k, d in
-                                    (("stride", 1), ("padding", 0), ("dilation", 1)))
+    (sh, sw), (ph, pw), (dh, dw) = (pair(case.get(k, d)) for k, d in (("stride", 1), ("padding", 0), ("dilation", 1)))
     return (b, c_out, out_size(h, kh, sh, ph, dh), out_size(w, kw, sw, pw, dw))
 
 
@@ -172,10 +172,12 @@ def one_thread(fn):
     """Run `fn` with PyTorch on one thread, then restore the setting. The tensors here are tiny
     (threads gain nothing), and on a busy machine PyTorch's thread pool can make one tiny grouped
     float64 F.conv2d take 0.1 s instead of 20 microseconds."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with _threads(1):
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -220,8 +222,7 @@ def torch_pool(kind: str, x, kernel_size, stride=None, padding=0, **extra):
 @one_thread
 def torch_pool_grad(kind: str, grad_out, x, kernel_size, stride=None, padding=0, **extra):
     xl = x.detach().clone().requires_grad_(True)
-    (gx,) = torch.autograd.grad(_dot(torch_pool(kind, xl, kernel_size, stride, padding, **extra), grad_out),
-                                (xl,))
+    (gx,) = torch.autograd.grad(_dot(torch_pool(kind, xl, kernel_size, stride, padding, **extra), grad_out), (xl,))
     return gx
 
 
@@ -247,6 +248,7 @@ def central_differences(fn, inputs: list, grad_out, which: int):
 # ---------------------------------------------------------------------------------------------------
 # Known mistakes: what each would output (computed only when a check has failed)
 
+
 def _interleave_channels(x, groups):
     """Channels reordered so that PyTorch's contiguous group g holds channels g, g + groups, ..."""
     b, c, h, w = x.shape
@@ -255,6 +257,7 @@ def _interleave_channels(x, groups):
 
 def conv_near(x, w, b, stride=1, padding=0, dilation=1, groups=1):
     """(mistake, predicted conv2d output) pairs for a forward case."""
+
     def pairs():
         args = dict(stride=stride, dilation=dilation, groups=groups)
         out = [(MISTAKE["kernel-flipped"], F.conv2d(x, w.flip(-2, -1), b, padding=padding, **args))]
@@ -263,13 +266,18 @@ def conv_near(x, w, b, stride=1, padding=0, dilation=1, groups=1):
             for pads in ((0, 2 * pw, 0, 2 * ph), (2 * pw, 0, 2 * ph, 0)):
                 out.append((MISTAKE["padding-one-side"], F.conv2d(F.pad(x, pads), w, b, **args)))
         if groups > 1:
-            out.append((MISTAKE["groups-mix-channels"],
-                        F.conv2d(_interleave_channels(x, groups), w, b, padding=padding, **args)))
+            out.append(
+                (
+                    MISTAKE["groups-mix-channels"],
+                    F.conv2d(_interleave_channels(x, groups), w, b, padding=padding, **args),
+                )
+            )
         y = F.conv2d(x, w, None, padding=padding, **args)
         bsz, c_out, oh, ow = y.shape
         scrambled = y.reshape(bsz, groups, c_out // groups, oh * ow).transpose(2, 3).reshape(y.shape)
         out.append((MISTAKE["im2col-no-transpose"], scrambled + (b.reshape(1, -1, 1, 1) if b is not None else 0)))
         return out
+
     return pairs
 
 
@@ -287,7 +295,7 @@ def _scatter_windows(gcols, size, kernel, stride, padding, dilation):
         cols = q * dw + sw * torch.arange(ow)
         index = (rows[:, None] * wp + cols[None, :]).reshape(-1)
         out.index_add_(2, index, gcols[:, :, k].reshape(bsz, c, -1))
-    return out.reshape(bsz, c, hp, wp)[:, :, ph:ph + h, pw:pw + w]
+    return out.reshape(bsz, c, hp, wp)[:, :, ph : ph + h, pw : pw + w]
 
 
 def _full_weight(w, groups):
@@ -296,31 +304,38 @@ def _full_weight(w, groups):
     full = w.new_zeros(c_out, cg * groups, kh, kw)
     per = c_out // groups
     for g in range(groups):
-        full[g * per:(g + 1) * per, g * cg:(g + 1) * cg] = w[g * per:(g + 1) * per]
+        full[g * per : (g + 1) * per, g * cg : (g + 1) * cg] = w[g * per : (g + 1) * per]
     return full
 
 
 def conv_grad_x_near(grad_out, x, w, stride=1, padding=0, dilation=1, groups=1):
     """(mistake, predicted grad_x) pairs: the window entries scattered with stride or dilation 1."""
+
     def pairs():
         kernel = tuple(w.shape[-2:])
         wf = _full_weight(w, groups)
         gcols = torch.einsum("ock,boij->bckij", wf.flatten(2), grad_out)
         s, p, d = pair(stride), pair(padding), pair(dilation)
         size = tuple(x.shape[-2:])
-        return [(MISTAKE["backward-ignores-stride"], _scatter_windows(gcols, size, kernel, (1, 1), p, d)),
-                (MISTAKE["backward-ignores-dilation"], _scatter_windows(gcols, size, kernel, s, p, (1, 1)))]
+        return [
+            (MISTAKE["backward-ignores-stride"], _scatter_windows(gcols, size, kernel, (1, 1), p, d)),
+            (MISTAKE["backward-ignores-dilation"], _scatter_windows(gcols, size, kernel, s, p, (1, 1))),
+        ]
+
     return pairs
 
 
 def bias_grad_near(grad_out):
     """(mistake, predicted grad_bias) pairs of the right shape: a mean, or the first example only."""
-    return lambda: [(MISTAKE["bias-grad-not-summed"], grad_out.mean(dim=(0, 2, 3))),
-                    (MISTAKE["bias-grad-not-summed"], grad_out[0].sum(dim=(1, 2)))]
+    return lambda: [
+        (MISTAKE["bias-grad-not-summed"], grad_out.mean(dim=(0, 2, 3))),
+        (MISTAKE["bias-grad-not-summed"], grad_out[0].sum(dim=(1, 2))),
+    ]
 
 
 def pool_near(kind, x, kernel_size, stride=None, padding=0):
     """(mistake, predicted pooling output) pairs for a forward case."""
+
     def pairs():
         out = []
         ph, pw = pair(padding)
@@ -328,38 +343,51 @@ def pool_near(kind, x, kernel_size, stride=None, padding=0):
         s = kernel_size if stride is None else stride
         if ph or pw:
             for pads in ((0, 2 * pw, 0, 2 * ph), (2 * pw, 0, 2 * ph, 0)):
-                out.append((MISTAKE["padding-one-side"],
-                            torch_pool(kind, F.pad(x, pads, value=fill), kernel_size, s)))
+                out.append((MISTAKE["padding-one-side"], torch_pool(kind, F.pad(x, pads, value=fill), kernel_size, s)))
             if kind == "max":
-                out.append((MISTAKE["maxpool-pads-with-zero"],
-                            F.max_pool2d(F.pad(x, (pw, pw, ph, ph)), kernel_size, s)))
+                out.append(
+                    (MISTAKE["maxpool-pads-with-zero"], F.max_pool2d(F.pad(x, (pw, pw, ph, ph)), kernel_size, s))
+                )
             else:
-                out.append((MISTAKE["avgpool-excludes-padding"],
-                            F.avg_pool2d(x, kernel_size, s, padding, count_include_pad=False)))
+                out.append(
+                    (
+                        MISTAKE["avgpool-excludes-padding"],
+                        F.avg_pool2d(x, kernel_size, s, padding, count_include_pad=False),
+                    )
+                )
         return out
+
     return pairs
 
 
 def pool_grad_near(kind, grad_out, x, kernel_size, stride=None, padding=0):
     """(mistake, predicted grad_x) pairs for a pooling backward case."""
+
     def pairs():
         s = kernel_size if stride is None else stride
         k, sp, p = pair(kernel_size), pair(s), pair(padding)
         if kind == "avg":
-            out = [(MISTAKE["avgpool-grad-not-divided"],
-                    torch_pool_grad("avg", grad_out, x, kernel_size, s, padding) * (k[0] * k[1]))]
+            out = [
+                (
+                    MISTAKE["avgpool-grad-not-divided"],
+                    torch_pool_grad("avg", grad_out, x, kernel_size, s, padding) * (k[0] * k[1]),
+                )
+            ]
             if p != (0, 0):
-                out.append((MISTAKE["avgpool-excludes-padding"],
-                            torch_pool_grad("avg", grad_out, x, kernel_size, s, padding,
-                                            count_include_pad=False)))
+                out.append(
+                    (
+                        MISTAKE["avgpool-excludes-padding"],
+                        torch_pool_grad("avg", grad_out, x, kernel_size, s, padding, count_include_pad=False),
+                    )
+                )
             return out
         windows = F.unfold(F.pad(x, (p[1], p[1], p[0], p[0]), value=float("-inf")), k, stride=sp)
         bsz, c = x.shape[:2]
         oh, ow = tuple(grad_out.shape[2:])
         windows = windows.reshape(bsz, c, k[0] * k[1], oh, ow)
         ties = windows == windows.amax(dim=2, keepdim=True)
-        every_tie = _scatter_windows(ties.to(x.dtype) * grad_out.unsqueeze(2), tuple(x.shape[-2:]),
-                                     k, sp, p, (1, 1))
+        every_tie = _scatter_windows(ties.to(x.dtype) * grad_out.unsqueeze(2), tuple(x.shape[-2:]), k, sp, p, (1, 1))
         spread = torch_pool_grad("avg", grad_out, x, kernel_size, s, padding)
         return [(MISTAKE["maxpool-grad-to-all-ties"], every_tie), (MISTAKE["maxpool-grad-spread"], spread)]
+
     return pairs

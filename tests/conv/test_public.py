@@ -31,21 +31,24 @@ f32, f64 = torch.float32, torch.float64
 # x (B, C_in, H, W), w (C_out, C_in / groups, kH, kW); the hidden suite has many more.
 CONV = {
     "3x3, padding 1, bias": dict(x=(2, 3, 5, 6), w=(4, 3, 3, 3), bias=True, padding=1),
-    "2x3 kernel, stride 2, windows do not tile": dict(x=(1, 2, 7, 8), w=(3, 2, 2, 3), stride=2,
-                                                      padding=(0, 1), dtype=f32),
-    "dilation 2, stride (1, 2), padding 2": dict(x=(2, 2, 7, 7), w=(2, 2, 3, 3), bias=True,
-                                                 stride=(1, 2), padding=2, dilation=2),
+    "2x3 kernel, stride 2, windows do not tile": dict(
+        x=(1, 2, 7, 8), w=(3, 2, 2, 3), stride=2, padding=(0, 1), dtype=f32
+    ),
+    "dilation 2, stride (1, 2), padding 2": dict(
+        x=(2, 2, 7, 7), w=(2, 2, 3, 3), bias=True, stride=(1, 2), padding=2, dilation=2
+    ),
     "groups 2, rectangular": dict(x=(2, 4, 5, 6), w=(6, 2, 3, 2), bias=True, padding=1, groups=2),
-    "depthwise (groups = C_in), stride 2": dict(x=(1, 3, 6, 5), w=(6, 1, 3, 3), stride=2, padding=1,
-                                                groups=3, dtype=f32),
+    "depthwise (groups = C_in), stride 2": dict(
+        x=(1, 3, 6, 5), w=(6, 1, 3, 3), stride=2, padding=1, groups=3, dtype=f32
+    ),
 }
 
 POOL = {
     "2x2, default stride": dict(x=(2, 3, 6, 6), kernel_size=2),
-    "3x3, stride 2, padding 1, after a ReLU": dict(x=(2, 2, 7, 8), kernel_size=3, stride=2, padding=1,
-                                                   relu=True),
-    "3x2, stride (2, 1), padding (1, 0), windows do not tile": dict(x=(1, 3, 8, 7), kernel_size=(3, 2),
-                                                                    stride=(2, 1), padding=(1, 0), dtype=f32),
+    "3x3, stride 2, padding 1, after a ReLU": dict(x=(2, 2, 7, 8), kernel_size=3, stride=2, padding=1, relu=True),
+    "3x2, stride (2, 1), padding (1, 0), windows do not tile": dict(
+        x=(1, 3, 8, 7), kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dtype=f32
+    ),
 }
 
 
@@ -77,9 +80,11 @@ def test_conv2d_backward_by_hand(impl):
     x = torch.arange(1.0, 10.0, dtype=f64).reshape(1, 1, 3, 3)
     w = torch.tensor([[[[1.0, 2.0], [0.0, -1.0]]]], dtype=f64)
     g = torch.ones(1, 1, 2, 2, dtype=f64)
-    expected = (torch.tensor([[[[1.0, 3.0, 2.0], [1.0, 2.0, 1.0], [0.0, -1.0, -1.0]]]], dtype=f64),
-                torch.tensor([[[[12.0, 16.0], [24.0, 28.0]]]], dtype=f64),
-                torch.tensor([4.0], dtype=f64))
+    expected = (
+        torch.tensor([[[[1.0, 3.0, 2.0], [1.0, 2.0, 1.0], [0.0, -1.0, -1.0]]]], dtype=f64),
+        torch.tensor([[[[12.0, 16.0], [24.0, 28.0]]]], dtype=f64),
+        torch.tensor([4.0], dtype=f64),
+    )
     out = check_tuple(impl.conv2d_backward(g.clone(), x.clone(), w.clone()), 3, name="conv2d_backward")
     case = "x = [[1, 2, 3], [4, 5, 6], [7, 8, 9]], weight = [[1, 2], [0, -1]], grad_out all ones, float64"
     check_conv_grads(out, expected, grad_out=g, x=x, w=w, args={}, case=case, tols=[EXACT] * 3)
@@ -113,10 +118,11 @@ def test_conv2d_backward_central_differences(impl):
         return torch_conv(x_, w_, b_, **args)
 
     expected = [central_differences(conv, [x, w, b], g, k) for k in range(3)]
-    out = check_tuple(impl.conv2d_backward(g.clone(), x.clone(), w.clone(), **args), 3,
-                      name="conv2d_backward")
-    case = ("x (1, 2, 4, 5), weight (4, 1, 2, 3), stride (1, 2), padding 1, dilation (2, 1), "
-            "groups 2, float64 (central differences of F.conv2d, step 1e-6, as reference)")
+    out = check_tuple(impl.conv2d_backward(g.clone(), x.clone(), w.clone(), **args), 3, name="conv2d_backward")
+    case = (
+        "x (1, 2, 4, 5), weight (4, 1, 2, 3), stride (1, 2), padding 1, dilation (2, 1), "
+        "groups 2, float64 (central differences of F.conv2d, step 1e-6, as reference)"
+    )
     check_conv_grads(out, expected, grad_out=g, x=x, w=w, args=args, case=case, tols=[TOL_FD] * 3)
 
 
@@ -138,8 +144,14 @@ def test_max_pool2d_ties_by_hand(impl):
     check_tensor(out, expected_out, name="the output of max_pool2d", case=case, **EXACT)
     grad = impl.max_pool2d_backward(g.clone(), x.clone(), 2)
     check_shape(grad, (1, 1, 4, 4), name="grad_x from max_pool2d_backward", case=case)
-    check_tensor(grad, expected_grad, name="grad_x from max_pool2d_backward",
-                 case=case + ", grad_out [[1, 2], [3, 4]]", near=pool_grad_near("max", g, x, 2), **EXACT)
+    check_tensor(
+        grad,
+        expected_grad,
+        name="grad_x from max_pool2d_backward",
+        case=case + ", grad_out [[1, 2], [3, 4]]",
+        near=pool_grad_near("max", g, x, 2),
+        **EXACT,
+    )
 
 
 @pytest.mark.parametrize("name", list(POOL))

@@ -49,14 +49,18 @@ def tolerance_use(modules):
     for name, (dtype, shape, scale) in JSD_CASES.items():
         p, q = _logits(shape, 11, scale, dtype), _logits(shape, 12, scale, dtype)
         expected = _scipy_jsd(p, q)
-        row = [f"{m} {_ratio(ns['jensen_shannon_divergence'](p, q), expected, O.tol(dtype, 'jsd')):.3f}"
-               for m, ns in modules.items()]
+        row = [
+            f"{m} {_ratio(ns['jensen_shannon_divergence'](p, q), expected, O.tol(dtype, 'jsd')):.3f}"
+            for m, ns in modules.items()
+        ]
         print(f"  jsd {name:34} " + ", ".join(row))
     for name, (dtype, shape, alpha, scale) in CONTRAST_CASES.items():
         final, prem = _logits(shape, 40, scale, dtype), _logits(shape, 41, scale, dtype)
         expected = O.predict_contrast(final, prem, alpha)
-        row = [f"{m} {_ratio(ns['contrast_logits'](final, prem, alpha), expected, O.tol(dtype)):.3f}"
-               for m, ns in modules.items()]
+        row = [
+            f"{m} {_ratio(ns['contrast_logits'](final, prem, alpha), expected, O.tol(dtype)):.3f}"
+            for m, ns in modules.items()
+        ]
         print(f"  contrast {name:29} " + ", ".join(row))
 
 
@@ -85,15 +89,19 @@ def decision_margins(model, ids, layers, n, alpha, penalty):
         scores = O.predict_penalty(O.predict_contrast(final, premature, alpha), seq, penalty)
         best = scores.topk(2, dim=-1).values
         gap = best[:, 0] - best[:, 1]
-        score_gap = min(score_gap, float(gap[torch.isfinite(gap)].min()) if bool(torch.isfinite(gap).any()) else math.inf)
+        score_gap = min(
+            score_gap, float(gap[torch.isfinite(gap)].min()) if bool(torch.isfinite(gap).any()) else math.inf
+        )
         seq = torch.cat([seq, scores.argmax(dim=-1, keepdim=True)], dim=1)
     return score_gap, jsd_gap, threshold_gap
 
 
 def main() -> None:
     tolerance_use(_modules())
-    print("\nGreedy cases: smallest gap between the two best scores, relative gap between the two "
-          "largest divergences, distance of the plausibility threshold from a log-probability:")
+    print(
+        "\nGreedy cases: smallest gap between the two best scores, relative gap between the two "
+        "largest divergences, distance of the plausibility threshold from a log-probability:"
+    )
     cases = {
         "public alpha=1 low": (dict(seed=0), 2, 5, 5, [0, 2], 6, 1.0, 1.0),
         "public alpha=1 high": (dict(seed=0), 2, 5, 5, [4, 6], 6, 1.0, 1.0),
@@ -109,8 +117,7 @@ def main() -> None:
         if isinstance(bucket, str):
             half = model.num_layers // 2
             bucket = list(range(0, half, 2)) if bucket == "low" else list(range(half, model.num_layers, 2))
-        cases[f"hidden {name}"] = (mk, b, t, seed, bucket, n, kw.get("alpha", 0.1),
-                                   kw.get("repetition_penalty", 1.2))
+        cases[f"hidden {name}"] = (mk, b, t, seed, bucket, n, kw.get("alpha", 0.1), kw.get("repetition_penalty", 1.2))
     for name, (mk, b, t, seed, layers, n, alpha, penalty) in cases.items():
         gaps = decision_margins(TinyLM(**mk), O.prompts(b, t, seed), layers, n, alpha, penalty)
         print(f"  {name:44} score {gaps[0]:.2e}  jsd {gaps[1]:.2e}  threshold {gaps[2]:.2e}")

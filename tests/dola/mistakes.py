@@ -17,8 +17,7 @@ MISTAKES = [
     ),
     Mistake(
         "log-base-2",
-        "the divergence is in bits (log2); use the natural log, so that the largest value is "
-        "log 2 = 0.693, not 1.",
+        "the divergence is in bits (log2); use the natural log, so that the largest value is log 2 = 0.693, not 1.",
     ),
     Mistake(
         "mean-over-vocabulary",
@@ -27,8 +26,7 @@ MISTAKES = [
     ),
     Mistake(
         "jsd-not-halved",
-        "the two KL terms are added without the factor 1/2: JSD = KL(P || M) / 2 + KL(Q || M) / 2, "
-        "at most log 2.",
+        "the two KL terms are added without the factor 1/2: JSD = KL(P || M) / 2 + KL(Q || M) / 2, at most log 2.",
     ),
     # select_premature_layer
     Mistake(
@@ -54,8 +52,7 @@ MISTAKES = [
     ),
     Mistake(
         "contrast-raw-logits",
-        "the raw logits are subtracted; DoLa subtracts log-probabilities: "
-        "log_softmax(final) - log_softmax(premature).",
+        "the raw logits are subtracted; DoLa subtracts log-probabilities: log_softmax(final) - log_softmax(premature).",
     ),
     Mistake(
         "contrast-reversed",

@@ -23,11 +23,17 @@ f64 = torch.float64
 
 JSD_MISTAKES = ["kl-reversed", "log-base-2", "mean-over-vocabulary", "jsd-not-halved"]
 SELECT_MISTAKES = ["argmin", "one-layer-per-batch", "kl-reversed"]
-CONTRAST_MISTAKES = ["threshold-absolute", "plausibility-from-premature", "contrast-raw-logits",
-                     "contrast-reversed", "implausible-zero"]
+CONTRAST_MISTAKES = [
+    "threshold-absolute",
+    "plausibility-from-premature",
+    "contrast-raw-logits",
+    "contrast-reversed",
+    "implausible-zero",
+]
 PENALTY_MISTAKES = ["penalty-divides-negative", "penalty-counts-repeats"]
-GREEDY_MISTAKES = (["prompt-forgotten", "penalty-before-contrast"] + SELECT_MISTAKES
-                   + CONTRAST_MISTAKES + PENALTY_MISTAKES)
+GREEDY_MISTAKES = (
+    ["prompt-forgotten", "penalty-before-contrast"] + SELECT_MISTAKES + CONTRAST_MISTAKES + PENALTY_MISTAKES
+)
 
 # Tolerances, with their reasons.
 # float64: every quantity here is a short sum (64 terms) of values of order 1 to 20: rounding stays
@@ -82,8 +88,11 @@ def jsd_near(p_logits, q_logits, dtype):
 
 def predict_select(final_logits, candidate_logits, mistake: str | None = None):
     """(B,) index of the farthest candidate per example, or as `mistake` chooses."""
-    divergence = jsd(final_logits.unsqueeze(0).expand_as(candidate_logits), candidate_logits,
-                     mistake if mistake in JSD_MISTAKES else None)  # (L, B)
+    divergence = jsd(
+        final_logits.unsqueeze(0).expand_as(candidate_logits),
+        candidate_logits,
+        mistake if mistake in JSD_MISTAKES else None,
+    )  # (L, B)
     if mistake == "argmin":
         return divergence.argmin(dim=0)
     if mistake == "one-layer-per-batch":
@@ -92,8 +101,7 @@ def predict_select(final_logits, candidate_logits, mistake: str | None = None):
 
 
 def select_near(final_logits, candidate_logits):
-    return lambda: [(MISTAKE[m], predict_select(final_logits, candidate_logits, m))
-                    for m in SELECT_MISTAKES]
+    return lambda: [(MISTAKE[m], predict_select(final_logits, candidate_logits, m)) for m in SELECT_MISTAKES]
 
 
 def predict_contrast(final_logits, premature_logits, alpha=0.1, mistake: str | None = None):
@@ -117,8 +125,9 @@ def predict_contrast(final_logits, premature_logits, alpha=0.1, mistake: str | N
 
 
 def contrast_near(final_logits, premature_logits, alpha, dtype):
-    return lambda: [(MISTAKE[m], predict_contrast(final_logits, premature_logits, alpha, m).to(dtype))
-                    for m in CONTRAST_MISTAKES]
+    return lambda: [
+        (MISTAKE[m], predict_contrast(final_logits, premature_logits, alpha, m).to(dtype)) for m in CONTRAST_MISTAKES
+    ]
 
 
 def predict_penalty(scores, input_ids, penalty=1.2, mistake: str | None = None):
@@ -127,7 +136,7 @@ def predict_penalty(scores, input_ids, penalty=1.2, mistake: str | None = None):
     out = scores.detach().clone()
     for b in range(out.shape[0]):
         ids = input_ids[b].tolist()
-        for token in (ids if mistake == "penalty-counts-repeats" else sorted(set(ids))):
+        for token in ids if mistake == "penalty-counts-repeats" else sorted(set(ids)):
             s = out[b, token]
             if mistake == "penalty-divides-negative" or s >= 0:
                 out[b, token] = s / penalty
@@ -148,12 +157,19 @@ def _penalty_fast(scores, input_ids, penalty, mistake=None):
 
 
 def penalty_near(scores, input_ids, penalty):
-    return lambda: [(MISTAKE[m], predict_penalty(scores, input_ids, penalty, m))
-                    for m in PENALTY_MISTAKES]
+    return lambda: [(MISTAKE[m], predict_penalty(scores, input_ids, penalty, m)) for m in PENALTY_MISTAKES]
 
 
-def predict_greedy(model, input_ids, layers, max_new_tokens, alpha=0.1, repetition_penalty=1.2,
-                   mistake: str | None = None, against=None):
+def predict_greedy(
+    model,
+    input_ids,
+    layers,
+    max_new_tokens,
+    alpha=0.1,
+    repetition_penalty=1.2,
+    mistake: str | None = None,
+    against=None,
+):
     """DoLa greedy decoding composed of the predictions above (float64 scores), or with `mistake`.
 
     With `against` (a learner's output), stops as soon as the prediction departs from it: the
@@ -168,31 +184,40 @@ def predict_greedy(model, input_ids, layers, max_new_tokens, alpha=0.1, repetiti
         if len(layers) == 1:
             premature = candidates[0]
         else:
-            which = predict_select(final, candidates,
-                                   mistake if mistake in SELECT_MISTAKES else None)
+            which = predict_select(final, candidates, mistake if mistake in SELECT_MISTAKES else None)
             premature = candidates[which, batch]
         if mistake == "penalty-before-contrast":
             final = _penalty_fast(final, seq, repetition_penalty)
             scores = predict_contrast(final, premature, alpha)
         else:
-            scores = predict_contrast(final, premature, alpha,
-                                      mistake if mistake in CONTRAST_MISTAKES else None)
-            scores = _penalty_fast(scores, seq, repetition_penalty,
-                                   mistake if mistake in PENALTY_MISTAKES else None)
+            scores = predict_contrast(final, premature, alpha, mistake if mistake in CONTRAST_MISTAKES else None)
+            scores = _penalty_fast(scores, seq, repetition_penalty, mistake if mistake in PENALTY_MISTAKES else None)
         seq = torch.cat((seq, scores.argmax(-1).unsqueeze(1)), dim=1)
-        if against is not None and not torch.equal(seq, against[:, :seq.shape[1]]):
+        if against is not None and not torch.equal(seq, against[:, : seq.shape[1]]):
             break
     return seq
 
 
 def greedy_near(model, input_ids, layers, max_new_tokens, alpha, repetition_penalty):
     """A function of the learner's output giving (mistake, predicted decoding) pairs."""
+
     def near(actual):
-        ok = (isinstance(actual, torch.Tensor) and actual.dim() == 2
-              and actual.shape[0] == input_ids.shape[0] and actual.dtype == torch.long)
-        return [(MISTAKE[m], predict_greedy(model, input_ids, layers, max_new_tokens, alpha,
-                                             repetition_penalty, m, actual if ok else None))
-                for m in GREEDY_MISTAKES]
+        ok = (
+            isinstance(actual, torch.Tensor)
+            and actual.dim() == 2
+            and actual.shape[0] == input_ids.shape[0]
+            and actual.dtype == torch.long
+        )
+        return [
+            (
+                MISTAKE[m],
+                predict_greedy(
+                    model, input_ids, layers, max_new_tokens, alpha, repetition_penalty, m, actual if ok else None
+                ),
+            )
+            for m in GREEDY_MISTAKES
+        ]
+
     return near
 
 

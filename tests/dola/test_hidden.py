@@ -69,8 +69,14 @@ def test_jsd_against_scipy(impl, name):
     dtype, shape, scale = JSD_CASES[name]
     p, q = _logits(shape, 11, scale, dtype), _logits(shape, 12, scale, dtype)
     out = impl.jensen_shannon_divergence(p.clone(), q.clone())
-    check_tensor(out, _scipy_jsd(p, q).to(dtype), name="jensen_shannon_divergence", case=name + " (SciPy)",
-                 near=O.jsd_near(p, q, dtype), **O.tol(dtype, "jsd"))
+    check_tensor(
+        out,
+        _scipy_jsd(p, q).to(dtype),
+        name="jensen_shannon_divergence",
+        case=name + " (SciPy)",
+        near=O.jsd_near(p, q, dtype),
+        **O.tol(dtype, "jsd"),
+    )
 
 
 def test_jsd_extremes(impl):
@@ -78,15 +84,21 @@ def test_jsd_extremes(impl):
     V = 64
     p = torch.full((4, V), -INF)
     q = torch.full((4, V), -INF)
-    p[0, :32], q[0, 32:] = 0.0, 0.0          # disjoint uniform halves: log 2
-    p[1, 0], q[1, 1] = 0.0, 0.0              # disjoint single tokens: log 2
+    p[0, :32], q[0, 32:] = 0.0, 0.0  # disjoint uniform halves: log 2
+    p[1, 0], q[1, 1] = 0.0, 0.0  # disjoint single tokens: log 2
     p[2, :10], q[2, :10] = torch.arange(10.0), torch.arange(10.0)  # same support and values: 0
-    p[3] = torch.linspace(-500, 0, V)        # most probabilities underflow to 0 in float32
+    p[3] = torch.linspace(-500, 0, V)  # most probabilities underflow to 0 in float32
     q[3] = torch.linspace(0, -500, V)
     expected = torch.tensor([math.log(2), math.log(2), 0.0, float(_scipy_jsd(p[3], q[3]))])
     out = impl.jensen_shannon_divergence(p.clone(), q.clone())
-    check_tensor(out, expected, name="jensen_shannon_divergence", case="-inf logits, disjoint "
-                 "supports and underflow, float32", near=O.jsd_near(p, q, f32), **O.TOL32_JSD)
+    check_tensor(
+        out,
+        expected,
+        name="jensen_shannon_divergence",
+        case="-inf logits, disjoint supports and underflow, float32",
+        near=O.jsd_near(p, q, f32),
+        **O.TOL32_JSD,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -128,8 +140,13 @@ def test_select_random_shapes(impl, L, B, seed):
     cands = final + _logits((L, B, 64), seed + 200, 1.0) * scales
     expected = _scipy_jsd(final.unsqueeze(0).expand_as(cands), cands).argmax(dim=0)
     out = impl.select_premature_layer(final.clone(), cands.clone())
-    check_index(out, expected, name="select_premature_layer", case=f"{L} candidates, {B} examples, "
-                "random float32 logits", near=O.select_near(final, cands))
+    check_index(
+        out,
+        expected,
+        name="select_premature_layer",
+        case=f"{L} candidates, {B} examples, random float32 logits",
+        near=O.select_near(final, cands),
+    )
 
 
 def test_select_ties_take_the_first(impl):
@@ -139,9 +156,13 @@ def test_select_ties_take_the_first(impl):
     close = final + 0.1
     cands = torch.stack([close, far, close, far, far])
     out = impl.select_premature_layer(final.clone(), cands.clone())
-    check_index(out, torch.ones(3, dtype=torch.long), name="select_premature_layer",
-                case="candidates [close, far, close, far, far] (identical far ones)",
-                near=O.select_near(final, cands))
+    check_index(
+        out,
+        torch.ones(3, dtype=torch.long),
+        name="select_premature_layer",
+        case="candidates [close, far, close, far, far] (identical far ones)",
+        near=O.select_near(final, cands),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -164,8 +185,14 @@ def test_contrast_random_shapes(impl, name):
     final, premature = _logits(shape, 40, scale, dtype), _logits(shape, 41, scale, dtype)
     expected = O.predict_contrast(final, premature, alpha).to(dtype)
     out = impl.contrast_logits(final.clone(), premature.clone(), alpha=alpha)
-    check_tensor(out, expected, name="contrast_logits", case=name,
-                 near=O.contrast_near(final, premature, alpha, dtype), **O.tol(dtype))
+    check_tensor(
+        out,
+        expected,
+        name="contrast_logits",
+        case=name,
+        near=O.contrast_near(final, premature, alpha, dtype),
+        **O.tol(dtype),
+    )
 
 
 def test_contrast_keeps_the_top_token(impl):
@@ -174,9 +201,14 @@ def test_contrast_keeps_the_top_token(impl):
     premature = torch.tensor([[9.0, 0.0, 0.0, 0.0]], dtype=f64)
     expected = O.predict_contrast(final, premature, 0.1)
     out = impl.contrast_logits(final.clone(), premature.clone(), alpha=0.1)
-    check_tensor(out, expected, name="contrast_logits", case="a final top token that the premature "
-                 "layer likes even more (negative score), float64",
-                 near=O.contrast_near(final, premature, 0.1, f64), **O.TOL64)
+    check_tensor(
+        out,
+        expected,
+        name="contrast_logits",
+        case="a final top token that the premature layer likes even more (negative score), float64",
+        near=O.contrast_near(final, premature, 0.1, f64),
+        **O.TOL64,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -194,11 +226,17 @@ def test_penalty_random(impl, penalty):
     expected = O.predict_penalty(scores, ids, penalty)
     before = scores.clone()
     out = impl.apply_repetition_penalty(scores, ids.clone(), penalty=penalty)
-    check_unchanged(before, scores, name="scores", call="apply_repetition_penalty",
-                    mistake=MISTAKE["scores-modified-in-place"])
-    check_tensor(out, expected, name="apply_repetition_penalty", case=f"random scores (4, 64) with "
-                 f"-inf, 30 ids per row with repeats, penalty {penalty}, float32",
-                 near=O.penalty_near(before, ids, penalty), **O.TOL32_SCORES)
+    check_unchanged(
+        before, scores, name="scores", call="apply_repetition_penalty", mistake=MISTAKE["scores-modified-in-place"]
+    )
+    check_tensor(
+        out,
+        expected,
+        name="apply_repetition_penalty",
+        case=f"random scores (4, 64) with -inf, 30 ids per row with repeats, penalty {penalty}, float32",
+        near=O.penalty_near(before, ids, penalty),
+        **O.TOL32_SCORES,
+    )
 
 
 def test_penalty_float64_single_token(impl):
@@ -207,12 +245,17 @@ def test_penalty_float64_single_token(impl):
     ids = torch.tensor([[0], [1]])
     expected = torch.tensor([[-1.5 * 1.5, 0.0, 2.0], [0.25, -0.5 * 1.5, 3.0]], dtype=f64)
     out = impl.apply_repetition_penalty(scores.clone(), ids.clone(), penalty=1.5)
-    check_tensor(out, expected, name="apply_repetition_penalty", case="float64, penalty 1.5, one id "
-                 "per row", near=O.penalty_near(scores, ids, 1.5), **O.TOL64)
+    check_tensor(
+        out,
+        expected,
+        name="apply_repetition_penalty",
+        case="float64, penalty 1.5, one id per row",
+        near=O.penalty_near(scores, ids, 1.5),
+        **O.TOL64,
+    )
     # penalty 1.0 changes nothing.
     out = impl.apply_repetition_penalty(scores.clone(), ids.clone(), penalty=1.0)
-    check_tensor(out, scores, name="apply_repetition_penalty", case="float64, penalty 1.0 (no change)",
-                 rtol=0, atol=0)
+    check_tensor(out, scores, name="apply_repetition_penalty", case="float64, penalty 1.0 (no change)", rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -222,8 +265,24 @@ GREEDY_CASES = {
     # name: (model kwargs, batch, prompt length, prompt seed, layers, new tokens, kwargs)
     "seed 0, high, defaults": (dict(seed=0), 4, 3, 60, "high", 10, dict()),
     "seed 1, low, defaults": (dict(seed=1), 2, 6, 61, "low", 10, dict()),
-    "seed 2, high, alpha 0.3, penalty 1.5": (dict(seed=2), 3, 5, 62, "high", 8, dict(alpha=0.3, repetition_penalty=1.5)),
-    "seed 3, low, alpha 0.05, no penalty": (dict(seed=3), 1, 4, 63, "low", 12, dict(alpha=0.05, repetition_penalty=1.0)),
+    "seed 2, high, alpha 0.3, penalty 1.5": (
+        dict(seed=2),
+        3,
+        5,
+        62,
+        "high",
+        8,
+        dict(alpha=0.3, repetition_penalty=1.5),
+    ),
+    "seed 3, low, alpha 0.05, no penalty": (
+        dict(seed=3),
+        1,
+        4,
+        63,
+        "low",
+        12,
+        dict(alpha=0.05, repetition_penalty=1.0),
+    ),
     "seed 4, all layers as a list": (dict(seed=4), 3, 2, 64, [0, 1, 2, 3, 4, 5, 6, 7], 8, dict()),
     "seed 5, one prompt token": (dict(seed=5), 5, 1, 65, "high", 6, dict()),
     "12 layers, width 24, high": (dict(seed=6, num_layers=12, width=24, num_heads=3), 2, 4, 66, "high", 8, dict()),
@@ -242,10 +301,19 @@ def test_dola_greedy_against_reference(impl, name):
     layers = ref.candidate_layers(model.num_layers, bucket) if isinstance(bucket, str) else bucket
     expected = ref.dola_greedy(model, ids.clone(), layers, n, **kwargs)
     alpha, penalty = kwargs.get("alpha", 0.1), kwargs.get("repetition_penalty", 1.2)
-    check_greedy(impl, model, ids, layers, n, expected, case=f"{model!r}, {batch} prompts of {length} "
-                 f"tokens, layers {layers}, {n} new tokens, {kwargs or 'default alpha and penalty'} "
-                 f"(the reference as oracle)",
-                 near=O.greedy_near(model, ids, layers, n, alpha, penalty), **kwargs)
+    check_greedy(
+        impl,
+        model,
+        ids,
+        layers,
+        n,
+        expected,
+        case=f"{model!r}, {batch} prompts of {length} "
+        f"tokens, layers {layers}, {n} new tokens, {kwargs or 'default alpha and penalty'} "
+        f"(the reference as oracle)",
+        near=O.greedy_near(model, ids, layers, n, alpha, penalty),
+        **kwargs,
+    )
 
 
 def test_dola_greedy_zero_new_tokens_and_prompt_unchanged(impl):
@@ -258,8 +326,16 @@ def test_dola_greedy_zero_new_tokens_and_prompt_unchanged(impl):
     out = impl.dola_greedy(model, ids, [4, 6], 5)
     check_unchanged(before, ids, name="input_ids", call="dola_greedy(model, input_ids, [4, 6], 5)")
     expected = O.predict_greedy(model, before, [4, 6], 5)
-    check_greedy(impl, model, before, [4, 6], 5, expected, case="TinyLM(seed=8), 2 prompts of 4 tokens, "
-                 "layers [4, 6], 5 new tokens", near=O.greedy_near(model, before, [4, 6], 5, 0.1, 1.2))
+    check_greedy(
+        impl,
+        model,
+        before,
+        [4, 6],
+        5,
+        expected,
+        case="TinyLM(seed=8), 2 prompts of 4 tokens, layers [4, 6], 5 new tokens",
+        near=O.greedy_near(model, before, [4, 6], 5, 0.1, 1.2),
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 9])
@@ -268,7 +344,16 @@ def test_dola_greedy_alpha_one_long(impl, seed):
     model = TinyLM(seed=seed)
     ids = O.prompts(3, 4, 80 + seed)
     expected = O.final_layer_greedy(model, ids, 20)
-    check_greedy(impl, model, ids, [0, 2, 4, 6], 20, expected,
-                 case=f"TinyLM(seed={seed}), alpha=1.0, repetition_penalty=1.0, 20 new tokens (greedy "
-                      f"decoding of the final layer as oracle)",
-                 near=O.greedy_near(model, ids, [0, 2, 4, 6], 20, 1.0, 1.0), alpha=1.0, repetition_penalty=1.0)
+    check_greedy(
+        impl,
+        model,
+        ids,
+        [0, 2, 4, 6],
+        20,
+        expected,
+        case=f"TinyLM(seed={seed}), alpha=1.0, repetition_penalty=1.0, 20 new tokens (greedy "
+        f"decoding of the final layer as oracle)",
+        near=O.greedy_near(model, ids, [0, 2, 4, 6], 20, 1.0, 1.0),
+        alpha=1.0,
+        repetition_penalty=1.0,
+    )

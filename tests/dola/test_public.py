@@ -37,8 +37,14 @@ def _logits(shape, seed, scale=3.0, dtype=f32):
 def _check_jsd(impl, p, q, case, expected=None):
     expected = O.jsd(p, q).to(p.dtype) if expected is None else expected
     out = impl.jensen_shannon_divergence(p.clone(), q.clone())
-    check_tensor(out, expected, name="jensen_shannon_divergence", case=case,
-                 near=O.jsd_near(p, q, p.dtype), **O.tol(p.dtype, "jsd"))
+    check_tensor(
+        out,
+        expected,
+        name="jensen_shannon_divergence",
+        case=case,
+        near=O.jsd_near(p, q, p.dtype),
+        **O.tol(p.dtype, "jsd"),
+    )
     return out
 
 
@@ -50,8 +56,7 @@ def _check_jsd(impl, p, q, case, expected=None):
 def test_jsd_two_tokens_by_hand(impl):
     """Two-token distributions whose divergence is worked out by hand (float64)."""
     p = torch.tensor([[0.0, -INF], [0.0, -INF], [1.5, -0.5], [0.0, 0.0], [0.0, -800.0]], dtype=f64)
-    q = torch.tensor([[-INF, 0.0], [0.0, 0.0], [1.5, -0.5], [math.log(3.0), 0.0], [-800.0, 0.0]],
-                     dtype=f64)
+    q = torch.tensor([[-INF, 0.0], [0.0, 0.0], [1.5, -0.5], [math.log(3.0), 0.0], [-800.0, 0.0]], dtype=f64)
     # Row 0: P = (1, 0), Q = (0, 1), M = (1/2, 1/2): KL(P||M) = KL(Q||M) = log 2, JSD = log 2 (the
     #        largest possible value), finite although P and Q have zeros.
     # Row 1: P = (1, 0), Q = (1/2, 1/2), M = (3/4, 1/4): KL(P||M) = log(4/3),
@@ -61,15 +66,24 @@ def test_jsd_two_tokens_by_hand(impl):
     #        KL(P||M) = 1/2 log(4/5) + 1/2 log(4/3) = 1/2 log(16/15),
     #        KL(Q||M) = 3/4 log(6/5) + 1/4 log(2/3);  JSD = 1/4 log(16/15) + 3/8 log(6/5) + 1/8 log(2/3).
     # Row 4: exp(-800) underflows to exactly 0 in float64: as row 0, log 2.
-    expected = torch.tensor([
-        math.log(2.0),
-        0.75 * math.log(4 / 3),
-        0.0,
-        0.25 * math.log(16 / 15) + 0.375 * math.log(6 / 5) + 0.125 * math.log(2 / 3),
-        math.log(2.0),
-    ], dtype=f64)
-    _check_jsd(impl, p, q, "five two-token rows worked by hand (float64; rows 0 and 4 are P = (1, 0) "
-               "and Q = (0, 1), with -inf logits and with logits -800)", expected)
+    expected = torch.tensor(
+        [
+            math.log(2.0),
+            0.75 * math.log(4 / 3),
+            0.0,
+            0.25 * math.log(16 / 15) + 0.375 * math.log(6 / 5) + 0.125 * math.log(2 / 3),
+            math.log(2.0),
+        ],
+        dtype=f64,
+    )
+    _check_jsd(
+        impl,
+        p,
+        q,
+        "five two-token rows worked by hand (float64; rows 0 and 4 are P = (1, 0) "
+        "and Q = (0, 1), with -inf logits and with logits -800)",
+        expected,
+    )
 
 
 @pytest.mark.points(2)
@@ -87,11 +101,15 @@ def test_jsd_properties(impl):
     forward = _check_jsd(impl, p, q, "random float32 logits (4, 64)")
     backward = _check_jsd(impl, q, p, "the same logits with the arguments swapped")
     # The two orders compute the same sums in a different order: float32 rounding only.
-    check_tensor(backward, forward, name="JSD(Q, P) compared with JSD(P, Q)", case="random float32 "
-                 "logits (4, 64): the divergence is symmetric", **O.TOL32_JSD)
+    check_tensor(
+        backward,
+        forward,
+        name="JSD(Q, P) compared with JSD(P, Q)",
+        case="random float32 logits (4, 64): the divergence is symmetric",
+        **O.TOL32_JSD,
+    )
     # Equal distributions, given as equal logits and as logits shifted by a constant: 0.
-    _check_jsd(impl, p, p + 7.0, "logits and the same logits + 7 (equal distributions)",
-                         torch.zeros(4))
+    _check_jsd(impl, p, p + 7.0, "logits and the same logits + 7 (equal distributions)", torch.zeros(4))
     _check_jsd(impl, p, p.clone(), "equal logits", torch.zeros(4))
     # Extreme logits in float32: probabilities exp(-300) are exactly 0 there, some logits are -inf.
     far = torch.full((3, 64), -300.0)
@@ -100,8 +118,7 @@ def test_jsd_properties(impl):
     near[0, 1], near[1, 5], near[2, :32] = 0.0, -INF, 0.0
     near[1, 6] = 0.0
     far[2, 40:] = -INF
-    _check_jsd(impl, far, near, "float32 logits of 0, -300 and -inf (probabilities that "
-               "underflow to exactly 0)")
+    _check_jsd(impl, far, near, "float32 logits of 0, -300 and -inf (probabilities that underflow to exactly 0)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -111,20 +128,24 @@ def test_jsd_properties(impl):
 def _check_layers(impl, n, which, expected):
     out = impl.candidate_layers(n, which)
     if not isinstance(out, list):
-        fail(f"candidate_layers({n}, {which!r}) should return a list of ints, got "
-             f"{type(out).__name__} ({out!r:.80}).")
+        fail(f"candidate_layers({n}, {which!r}) should return a list of ints, got {type(out).__name__} ({out!r:.80}).")
     if out != expected:
-        fail(f"candidate_layers({n}, {which!r}) returned {out}, expected {expected}.\n"
-             f"  N <= 40: low = range(0, N // 2, 2), high = range(N // 2, N, 2); "
-             f"N > 40: low = range(0, 20, 2), high = range(N - 20, N, 2).")
+        fail(
+            f"candidate_layers({n}, {which!r}) returned {out}, expected {expected}.\n"
+            f"  N <= 40: low = range(0, N // 2, 2), high = range(N // 2, N, 2); "
+            f"N > 40: low = range(0, 20, 2), high = range(N - 20, N, 2)."
+        )
 
 
 def test_candidate_layers_buckets(impl):
     """The paper's buckets of early layers for small and large models."""
     cases = {
-        (8, "low"): [0, 2], (8, "high"): [4, 6],
-        (9, "low"): [0, 2], (9, "high"): [4, 6, 8],
-        (32, "low"): [0, 2, 4, 6, 8, 10, 12, 14], (32, "high"): [16, 18, 20, 22, 24, 26, 28, 30],
+        (8, "low"): [0, 2],
+        (8, "high"): [4, 6],
+        (9, "low"): [0, 2],
+        (9, "high"): [4, 6, 8],
+        (32, "low"): [0, 2, 4, 6, 8, 10, 12, 14],
+        (32, "high"): [16, 18, 20, 22, 24, 26, 28, 30],
         (40, "low"): [0, 2, 4, 6, 8, 10, 12, 14, 16, 18],
         (40, "high"): [20, 22, 24, 26, 28, 30, 32, 34, 36, 38],
         (41, "low"): [0, 2, 4, 6, 8, 10, 12, 14, 16, 18],
@@ -144,8 +165,10 @@ def test_candidate_layers_lists_and_errors(impl):
             impl.candidate_layers(8, which)
         except ValueError:
             continue
-        fail(f"candidate_layers(8, {which!r}) should raise ValueError: only \"low\", \"high\" or a "
-             f"list of layers in [0, 8) are valid.")
+        fail(
+            f'candidate_layers(8, {which!r}) should raise ValueError: only "low", "high" or a '
+            f"list of layers in [0, 8) are valid."
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -171,17 +194,30 @@ def test_select_premature_layer_by_hand(impl):
     pick = {"same": same, "flat": flat, "other": other}
     cands = torch.stack([torch.stack([pick[orders[b][l]][b] for b in range(3)]) for l in range(3)])
     out = impl.select_premature_layer(final.clone(), cands.clone())
-    check_index(out, torch.tensor([2, 0, 1]), name="select_premature_layer", case="3 examples, 3 "
-                "candidates (equal to the final layer, uniform, peaked elsewhere) in a different order "
-                "for each example", near=O.select_near(final, cands))
+    check_index(
+        out,
+        torch.tensor([2, 0, 1]),
+        name="select_premature_layer",
+        case="3 examples, 3 "
+        "candidates (equal to the final layer, uniform, peaked elsewhere) in a different order "
+        "for each example",
+        near=O.select_near(final, cands),
+    )
     # Ties: two identical farthest candidates; the first one wins.
-    final2, cands2 = final[:2], torch.stack([torch.stack([other[0], flat[1]]),
-                                             torch.stack([flat[0], other[1]]),
-                                             torch.stack([other[0], other[1]])])
+    final2, cands2 = (
+        final[:2],
+        torch.stack(
+            [torch.stack([other[0], flat[1]]), torch.stack([flat[0], other[1]]), torch.stack([other[0], other[1]])]
+        ),
+    )
     out = impl.select_premature_layer(final2.clone(), cands2.clone())
-    check_index(out, torch.tensor([0, 1]), name="select_premature_layer", case="2 examples whose "
-                "two farthest candidates are identical (the first one wins)",
-                near=O.select_near(final2, cands2))
+    check_index(
+        out,
+        torch.tensor([0, 1]),
+        name="select_premature_layer",
+        case="2 examples whose two farthest candidates are identical (the first one wins)",
+        near=O.select_near(final2, cands2),
+    )
 
 
 def test_select_premature_layer_random(impl):
@@ -192,8 +228,13 @@ def test_select_premature_layer_random(impl):
     cands = final + _logits((4, 6, 64), 7, scale=1.0) * scales.unsqueeze(-1)
     expected = O.predict_select(final, cands)
     out = impl.select_premature_layer(final.clone(), cands.clone())
-    check_index(out, expected, name="select_premature_layer", case="6 examples, 4 candidates of "
-                "random logits (float32, V = 64)", near=O.select_near(final, cands))
+    check_index(
+        out,
+        expected,
+        name="select_premature_layer",
+        case="6 examples, 4 candidates of random logits (float32, V = 64)",
+        near=O.select_near(final, cands),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -212,12 +253,18 @@ def test_contrast_by_hand(impl):
     p = torch.tensor([[0.4, 0.3, 0.25, 0.05], [0.9, 0.05, 0.03, 0.02]], dtype=f64)
     q = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1]], dtype=f64)
     final, premature = p.log() + 7.0, q.log() - 2.0
-    expected = torch.tensor([[math.log(4), math.log(1.5), math.log(5 / 6), math.log(1 / 8)],
-                             [math.log(9 / 7), -INF, -INF, -INF]], dtype=f64)
+    expected = torch.tensor(
+        [[math.log(4), math.log(1.5), math.log(5 / 6), math.log(1 / 8)], [math.log(9 / 7), -INF, -INF, -INF]], dtype=f64
+    )
     out = impl.contrast_logits(final.clone(), premature.clone())
-    check_tensor(out, expected, name="contrast_logits", case="two rows of four tokens worked by "
-                 "hand, alpha = 0.1 (the default), float64", near=O.contrast_near(final, premature, 0.1, f64),
-                 **O.TOL64)
+    check_tensor(
+        out,
+        expected,
+        name="contrast_logits",
+        case="two rows of four tokens worked by hand, alpha = 0.1 (the default), float64",
+        near=O.contrast_near(final, premature, 0.1, f64),
+        **O.TOL64,
+    )
 
 
 def test_contrast_uniform_premature(impl):
@@ -229,20 +276,32 @@ def test_contrast_uniform_premature(impl):
     plausible = log_p >= log_p.max(dim=-1, keepdim=True).values + math.log(0.1)
     expected = (log_p + math.log(64)).masked_fill(~plausible, -INF).float()
     out = impl.contrast_logits(final.clone(), premature.clone(), alpha=0.1)
-    check_tensor(out, expected, name="contrast_logits", case="random final logits (3, 64), uniform "
-                 "premature logits, alpha = 0.1, float32", near=O.contrast_near(final, premature, 0.1, f32),
-                 **O.TOL32_SCORES)
+    check_tensor(
+        out,
+        expected,
+        name="contrast_logits",
+        case="random final logits (3, 64), uniform premature logits, alpha = 0.1, float32",
+        near=O.contrast_near(final, premature, 0.1, f32),
+        **O.TOL32_SCORES,
+    )
 
 
-@pytest.mark.parametrize("dtype,shape,alpha", [(f32, (4, 64), 0.3), (f64, (2, 3, 64), 0.05)],
-                         ids=["float32-alpha0.3", "float64-alpha0.05"])
+@pytest.mark.parametrize(
+    "dtype,shape,alpha", [(f32, (4, 64), 0.3), (f64, (2, 3, 64), 0.05)], ids=["float32-alpha0.3", "float64-alpha0.05"]
+)
 def test_contrast_random(impl, dtype, shape, alpha):
     """Random logits: log_softmax differences on the plausible set, against F.log_softmax."""
     final, premature = _logits(shape, 9, dtype=dtype), _logits(shape, 10, dtype=dtype)
     expected = O.predict_contrast(final, premature, alpha).to(dtype)
     out = impl.contrast_logits(final.clone(), premature.clone(), alpha=alpha)
-    check_tensor(out, expected, name="contrast_logits", case=f"random logits {shape}, alpha = {alpha}, "
-                 f"{dtype}", near=O.contrast_near(final, premature, alpha, dtype), **O.tol(dtype))
+    check_tensor(
+        out,
+        expected,
+        name="contrast_logits",
+        case=f"random logits {shape}, alpha = {alpha}, {dtype}",
+        near=O.contrast_near(final, premature, alpha, dtype),
+        **O.tol(dtype),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -259,11 +318,21 @@ def test_repetition_penalty_by_hand(impl):
     expected = torch.tensor([[-2.4, 2.5, 0.6, -INF, 1.5], [0.0, -1.0, 4.0, 2.0, -3.6]])
     before = scores.clone()
     out = impl.apply_repetition_penalty(scores, ids.clone())
-    check_unchanged(before, scores, name="scores", call="apply_repetition_penalty(scores, input_ids)",
-                    mistake=MISTAKE["scores-modified-in-place"])
-    check_tensor(out, expected, name="apply_repetition_penalty", case="two rows worked by hand, "
-                 "penalty 1.2 (the default), float32", near=O.penalty_near(before, ids, 1.2),
-                 **O.TOL32_SCORES)
+    check_unchanged(
+        before,
+        scores,
+        name="scores",
+        call="apply_repetition_penalty(scores, input_ids)",
+        mistake=MISTAKE["scores-modified-in-place"],
+    )
+    check_tensor(
+        out,
+        expected,
+        name="apply_repetition_penalty",
+        case="two rows worked by hand, penalty 1.2 (the default), float32",
+        near=O.penalty_near(before, ids, 1.2),
+        **O.TOL32_SCORES,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -278,10 +347,19 @@ def test_dola_greedy_alpha_one_is_greedy(impl, bucket):
     ids = O.prompts(2, 5, seed=5)
     layers = {"low": [0, 2], "high": [4, 6]}[bucket]
     expected = O.final_layer_greedy(model, ids, 6)
-    check_greedy(impl, model, ids, layers, 6, expected, near=O.greedy_near(model, ids, layers, 6, 1.0, 1.0),
-                 case=f"TinyLM(seed=0), 2 prompts of 5 tokens, {bucket} layers {layers}, 6 new tokens, "
-                      f"alpha=1.0, repetition_penalty=1.0 (the oracle: greedy decoding of the final layer)",
-                 alpha=1.0, repetition_penalty=1.0)
+    check_greedy(
+        impl,
+        model,
+        ids,
+        layers,
+        6,
+        expected,
+        near=O.greedy_near(model, ids, layers, 6, 1.0, 1.0),
+        case=f"TinyLM(seed=0), 2 prompts of 5 tokens, {bucket} layers {layers}, 6 new tokens, "
+        f"alpha=1.0, repetition_penalty=1.0 (the oracle: greedy decoding of the final layer)",
+        alpha=1.0,
+        repetition_penalty=1.0,
+    )
 
 
 @pytest.mark.points(2)
@@ -292,9 +370,17 @@ def test_dola_greedy(impl, bucket):
     ids = O.prompts(3, 4, seed=7)
     layers = {"low": [0, 2], "high": [4, 6]}[bucket]
     expected = O.predict_greedy(model, ids, layers, 8)
-    check_greedy(impl, model, ids, layers, 8, expected, near=O.greedy_near(model, ids, layers, 8, 0.1, 1.2),
-                 case=f"TinyLM(seed=1), 3 prompts of 4 tokens, {bucket} layers {layers}, 8 new tokens, "
-                      f"default alpha and repetition_penalty")
+    check_greedy(
+        impl,
+        model,
+        ids,
+        layers,
+        8,
+        expected,
+        near=O.greedy_near(model, ids, layers, 8, 0.1, 1.2),
+        case=f"TinyLM(seed=1), 3 prompts of 4 tokens, {bucket} layers {layers}, 8 new tokens, "
+        f"default alpha and repetition_penalty",
+    )
 
 
 def test_dola_greedy_single_candidate(impl):
@@ -302,6 +388,16 @@ def test_dola_greedy_single_candidate(impl):
     model = TinyLM(seed=2)
     ids = O.prompts(2, 3, seed=8)
     expected = O.predict_greedy(model, ids, [3], 6, 0.2, 1.3)
-    check_greedy(impl, model, ids, [3], 6, expected, near=O.greedy_near(model, ids, [3], 6, 0.2, 1.3),
-                 case="TinyLM(seed=2), 2 prompts of 3 tokens, candidate layers [3], 6 new tokens, "
-                      "alpha=0.2, repetition_penalty=1.3", alpha=0.2, repetition_penalty=1.3)
+    check_greedy(
+        impl,
+        model,
+        ids,
+        [3],
+        6,
+        expected,
+        near=O.greedy_near(model, ids, [3], 6, 0.2, 1.3),
+        case="TinyLM(seed=2), 2 prompts of 3 tokens, candidate layers [3], 6 new tokens, "
+        "alpha=0.2, repetition_penalty=1.3",
+        alpha=0.2,
+        repetition_penalty=1.3,
+    )

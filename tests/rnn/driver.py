@@ -12,8 +12,18 @@ import torch
 
 from grader.checks import check_tensor, check_tuple, check_unchanged, fail
 from tests.rnn.mistakes import MISTAKE
-from tests.rnn.oracle import (TOL32_STEP, TOL64, TOL_CENTRAL, central_differences, near_misses, tol_backward,
-                              tol_sequence, torch_bptt, torch_cell, torch_layer)
+from tests.rnn.oracle import (
+    TOL32_STEP,
+    TOL64,
+    TOL_CENTRAL,
+    central_differences,
+    near_misses,
+    tol_backward,
+    tol_sequence,
+    torch_bptt,
+    torch_cell,
+    torch_layer,
+)
 
 _isclose = torch.isclose
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -48,11 +58,16 @@ def check_step(impl, kind: str, inputs: dict, case: str, expected=None) -> None:
     out = call_step(impl, kind, inputs)
     if kind == "lstm":
         for k, name in enumerate(("h_next", "c_next")):
-            check_tensor(out[k], expected[k], name=f"{name} from lstm_step", case=case,
-                         near=near_misses("lstm", inputs, which=k), **t)
+            check_tensor(
+                out[k],
+                expected[k],
+                name=f"{name} from lstm_step",
+                case=case,
+                near=near_misses("lstm", inputs, which=k),
+                **t,
+            )
     else:
-        check_tensor(out, expected, name=f"h_next from {kind}_step", case=case,
-                     near=near_misses(kind, inputs), **t)
+        check_tensor(out, expected, name=f"h_next from {kind}_step", case=case, near=near_misses(kind, inputs), **t)
 
 
 def _first_bad(actual, expected, t) -> int | None:
@@ -73,8 +88,14 @@ def check_forward(impl, xs, h0, params: dict, case: str) -> None:
         check_tensor(hs, expected, name=name, case=case, **t)  # type, shape or dtype: said there
     bad = _first_bad(hs, expected, t)
     if bad is not None:
-        check_tensor(hs[bad], expected[bad], name=f"{name} at time step {bad} (the first wrong one)",
-                     case=f"{case} (nn.RNN as reference)", near=near_misses("forward", inputs, at=bad), **t)
+        check_tensor(
+            hs[bad],
+            expected[bad],
+            name=f"{name} at time step {bad} (the first wrong one)",
+            case=f"{case} (nn.RNN as reference)",
+            near=near_misses("forward", inputs, at=bad),
+            **t,
+        )
 
 
 def check_cell_sequence(impl, kind: str, xs, h0, params: dict, case: str, c0=None) -> None:
@@ -89,16 +110,32 @@ def check_cell_sequence(impl, kind: str, xs, h0, params: dict, case: str, c0=Non
         inputs = dict(x=xs[step], h=h, **({"c": c} if kind == "lstm" else {}), **params)
         out = call_step(impl, kind, inputs)
         h, c = out if kind == "lstm" else (out, None)
-        where = f"{case}, time step {step} of {xs.shape[0]}, fed your own previous state " \
-                f"(nn.{kind.upper()} as reference)"
-        if not (isinstance(h, torch.Tensor) and h.shape == h0.shape and h.dtype == h0.dtype
-                and bool(_isclose(h.detach(), expected_hs[step], **t).all())):
-            check_tensor(h, expected_hs[step], name=f"h_next from {kind}_step", case=where,
-                         near=near_misses(kind, inputs, which=0 if kind == "lstm" else None), **t)
+        where = (
+            f"{case}, time step {step} of {xs.shape[0]}, fed your own previous state (nn.{kind.upper()} as reference)"
+        )
+        if not (
+            isinstance(h, torch.Tensor)
+            and h.shape == h0.shape
+            and h.dtype == h0.dtype
+            and bool(_isclose(h.detach(), expected_hs[step], **t).all())
+        ):
+            check_tensor(
+                h,
+                expected_hs[step],
+                name=f"h_next from {kind}_step",
+                case=where,
+                near=near_misses(kind, inputs, which=0 if kind == "lstm" else None),
+                **t,
+            )
     if kind == "lstm":
-        check_tensor(c, expected_c, name="c_next from lstm_step at the last step",
-                     case=f"{case} (nn.LSTM's final cell state as reference)",
-                     near=near_misses("lstm", inputs, which=1), **t)
+        check_tensor(
+            c,
+            expected_c,
+            name="c_next from lstm_step at the last step",
+            case=f"{case} (nn.LSTM's final cell state as reference)",
+            near=near_misses("lstm", inputs, which=1),
+            **t,
+        )
 
 
 def check_backward(impl, grad_hs, xs, h0, params: dict, case: str, oracle: str = "autograd") -> None:
@@ -113,15 +150,25 @@ def check_backward(impl, grad_hs, xs, h0, params: dict, case: str, oracle: str =
         scale = max(float(g.abs().max()) for g in autograd if g.numel())
         t = tol_backward(xs.dtype, xs.shape[0], scale)
         source = "PyTorch autograd through nn.RNN as reference"
-    inputs = dict(grad_hs=grad_hs, xs=xs, hs=hs, h0=h0, weight_ih=params["weight_ih"],
-                  weight_hh=params["weight_hh"])
+    inputs = dict(grad_hs=grad_hs, xs=xs, hs=hs, h0=h0, weight_ih=params["weight_ih"], weight_hh=params["weight_hh"])
     given = {k: v.clone() for k, v in inputs.items()}
     out = check_tuple(impl.rnn_backward(**given), 6, name="rnn_backward")
     for k, name in enumerate(BACKWARD_OUTPUTS):
-        check_tensor(out[k], expected[k].to(xs.dtype), name=f"{name} from rnn_backward",
-                     case=f"{case} ({source})", near=near_misses("backward", inputs, which=k), **t)
+        check_tensor(
+            out[k],
+            expected[k].to(xs.dtype),
+            name=f"{name} from rnn_backward",
+            case=f"{case} ({source})",
+            near=near_misses("backward", inputs, which=k),
+            **t,
+        )
     for name, before in inputs.items():
-        check_unchanged(before, given[name], name=name, call="rnn_backward(grad_hs, xs, hs, h0, ...)",
-                        mistake=MISTAKE["inputs-modified-in-place"])
+        check_unchanged(
+            before,
+            given[name],
+            name=name,
+            call="rnn_backward(grad_hs, xs, hs, h0, ...)",
+            mistake=MISTAKE["inputs-modified-in-place"],
+        )
     if any(o is given[n] for o in out for n in given):
         fail("rnn_backward returned one of its inputs instead of a new tensor.")

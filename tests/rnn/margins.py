@@ -58,8 +58,9 @@ def main() -> None:
             folder.mkdir()
             (folder / "rnn.py").write_text(code)
             worst.clear()
-            status = pytest.main([*files, f"--impl={folder}", "-q", "-p", "no:cacheprovider",
-                                  f"--rootdir={paths.ROOT}"])
+            status = pytest.main(
+                [*files, f"--impl={folder}", "-q", "-p", "no:cacheprovider", f"--rootdir={paths.ROOT}"]
+            )
             print(f"\n{name}: suite exit status {status}; worst share of the tolerance used:")
             for kind, (ratio, test) in sorted(worst.items()):
                 print(f"  {kind:48} {ratio:8.4f}   ({test})")

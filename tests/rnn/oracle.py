@@ -30,10 +30,12 @@ _LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 def make_params(kind: str, inputs: int, hidden: int, dtype, seed: int, scale: float = 1.0) -> dict:
     """Weights and biases drawn as PyTorch initialises them, U(-1/sqrt(H), 1/sqrt(H)), times `scale`."""
     gen = torch.Generator().manual_seed(seed)
-    rows, k = GATES[kind] * hidden, scale / hidden ** 0.5
+    rows, k = GATES[kind] * hidden, scale / hidden**0.5
     shapes = dict(weight_ih=(rows, inputs), weight_hh=(rows, hidden), bias_ih=(rows,), bias_hh=(rows,))
-    return {name: ((torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * k).to(dtype)
-            for name, shape in shapes.items()}
+    return {
+        name: ((torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * k).to(dtype)
+        for name, shape in shapes.items()
+    }
 
 
 def randn(shape, dtype, seed: int, scale: float = 1.0) -> torch.Tensor:
@@ -91,8 +93,14 @@ def torch_bptt(grad_hs, xs, h0, params: dict):
     h0_ = h0.detach().clone().requires_grad_(True)
     hs = layer(xs_, h0_[None])[0]
     (hs * grad_hs).sum().backward()
-    grads = (xs_.grad, h0_.grad, layer.weight_ih_l0.grad, layer.weight_hh_l0.grad,
-             layer.bias_ih_l0.grad, layer.bias_hh_l0.grad)
+    grads = (
+        xs_.grad,
+        h0_.grad,
+        layer.weight_ih_l0.grad,
+        layer.weight_hh_l0.grad,
+        layer.bias_ih_l0.grad,
+        layer.bias_hh_l0.grad,
+    )
     return hs.detach(), tuple(g.detach() for g in grads)
 
 
@@ -105,6 +113,7 @@ def central_differences(grad_hs, xs, h0, params: dict, step: float = 1e-6):
     tensors = [xs, h0, layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0]
     grads = []
     with torch.no_grad():
+
         def loss() -> float:
             return float((layer(xs, h0[None])[0] * g).sum())
 
@@ -162,8 +171,7 @@ def rnn_cells(weight_ih, weight_hh, bias_ih, bias_hh, mistake=None, dtype=torch.
         weights = [(w_ih.T, w_hh)] + ([(w_ih, w_hh.T), (w_ih, w_hh)] if w_ih.shape[0] == w_ih.shape[1] else [])
     cells = []
     for (a_ih, a_hh), (c_ih, c_hh) in itertools.product(weights, _bias_variants(b_ih, b_hh, mistake)):
-        cells.append(lambda x, h, a_ih=a_ih, a_hh=a_hh, c_ih=c_ih, c_hh=c_hh:
-                     act(x @ a_ih + c_ih + h @ a_hh + c_hh))
+        cells.append(lambda x, h, a_ih=a_ih, a_hh=a_hh, c_ih=c_ih, c_hh=c_hh: act(x @ a_ih + c_ih + h @ a_hh + c_hh))
     return cells
 
 
@@ -179,8 +187,10 @@ def predict_rnn_forward(xs, h0, weight_ih, weight_hh, bias_ih, bias_hh, mistake=
     if mistake == "wrong-previous-state":
         cell = rnn_cells(weight_ih, weight_hh, bias_ih, bias_hh)[0]
         right = predict_rnn_forward(xs, h0, weight_ih, weight_hh, bias_ih, bias_hh)[0]
-        return [torch.stack([cell(x, h0) for x in xs]),  # every step from h0
-                torch.cat([h0[None], right[:-1]])]  # the states before each step, not after
+        return [
+            torch.stack([cell(x, h0) for x in xs]),  # every step from h0
+            torch.cat([h0[None], right[:-1]]),
+        ]  # the states before each step, not after
     out = []
     for cell in rnn_cells(weight_ih, weight_hh, bias_ih, bias_hh, mistake):
         h, states = h0, []
@@ -191,8 +201,9 @@ def predict_rnn_forward(xs, h0, weight_ih, weight_hh, bias_ih, bias_hh, mistake=
     return out
 
 
-def _bptt(g, xs, hs, h0, w_ih, w_hh, carry=True, deriv="all", prev="right", back_hh="right",
-          grad_hh="right", back_ih="right"):
+def _bptt(
+    g, xs, hs, h0, w_ih, w_hh, carry=True, deriv="all", prev="right", back_hh="right", grad_hh="right", back_ih="right"
+):
     h_prev = hs if prev == "wrong" else torch.cat([h0[None], hs[:-1]])
     da = torch.zeros_like(hs)
     c = torch.zeros_like(h0)
@@ -221,8 +232,11 @@ def predict_rnn_backward(grad_hs, xs, hs, h0, weight_ih, weight_hh, mistake=None
         "bptt-no-carry": [dict(carry=False)],
         "bptt-no-tanh-derivative": [dict(deriv="none"), dict(deriv="carry")],
         "wrong-previous-state": [dict(prev="wrong")],
-        "weight-transpose": [dict(back_hh="transposed"), dict(grad_hh="transposed"),
-                             dict(back_hh="transposed", grad_hh="transposed")]
+        "weight-transpose": [
+            dict(back_hh="transposed"),
+            dict(grad_hh="transposed"),
+            dict(back_hh="transposed", grad_hh="transposed"),
+        ]
         + ([dict(back_ih="transposed")] if weight_ih.shape[0] == weight_ih.shape[1] else []),
     }.get(mistake, [])
     return [_bptt(*args, **v) for v in variants]
@@ -255,7 +269,7 @@ def predict_gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, mistake=None)
         orders = [p for p in itertools.permutations(range(3)) if p != (0, 1, 2)]
     biases = _bias_variants(bias_ih, bias_hh, mistake)
     if mistake == "bias-missing":  # b_hn alone forgotten
-        biases.append((bias_ih, torch.cat([bias_hh[:2 * hidden], torch.zeros_like(bias_hh[2 * hidden:])])))
+        biases.append((bias_ih, torch.cat([bias_hh[: 2 * hidden], torch.zeros_like(bias_hh[2 * hidden :])])))
     out = []
     for (b_ih, b_hh), order in itertools.product(biases, orders):
         gi = [(x @ w_ih.T + b_ih).chunk(3, dim=1)[k] for k in order]
@@ -279,13 +293,25 @@ def predict_gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, mistake=None)
 STEP_MISTAKES = {
     "rnn": ["tanh-missing", "bias-missing", "bias-twice", "weight-transpose", "overflowing-activation"],
     "lstm": ["lstm-gate-order", "lstm-cell-from-h", "bias-missing", "bias-twice", "overflowing-activation"],
-    "gru": ["gru-reset-before-matmul", "gru-update-reversed", "gru-gate-order", "gru-bias-outside-reset",
-            "bias-missing", "bias-twice", "overflowing-activation"],
+    "gru": [
+        "gru-reset-before-matmul",
+        "gru-update-reversed",
+        "gru-gate-order",
+        "gru-bias-outside-reset",
+        "bias-missing",
+        "bias-twice",
+        "overflowing-activation",
+    ],
 }
 FORWARD_MISTAKES = STEP_MISTAKES["rnn"] + ["wrong-previous-state"]
 BACKWARD_MISTAKES = ["bptt-no-carry", "bptt-no-tanh-derivative", "wrong-previous-state", "weight-transpose"]
-_PREDICT = {"rnn": predict_rnn_step, "lstm": predict_lstm_step, "gru": predict_gru_step,
-            "forward": predict_rnn_forward, "backward": predict_rnn_backward}
+_PREDICT = {
+    "rnn": predict_rnn_step,
+    "lstm": predict_lstm_step,
+    "gru": predict_gru_step,
+    "forward": predict_rnn_forward,
+    "backward": predict_rnn_backward,
+}
 _MISTAKES = {**STEP_MISTAKES, "forward": FORWARD_MISTAKES, "backward": BACKWARD_MISTAKES}
 
 
@@ -296,6 +322,7 @@ def near_misses(what: str, inputs: dict, which: int | None = None, at=None):
     tuple (lstm: 0 h_next, 1 c_next; backward: 0..5); `at` indexes the prediction (one time step
     of a sequence). Lazy: the predictions are computed only when a comparison has failed.
     """
+
     def pairs():
         out = []
         for name in _MISTAKES[what]:
@@ -307,6 +334,7 @@ def near_misses(what: str, inputs: dict, which: int | None = None, at=None):
                     seen.append(value)
                     out.append((MISTAKE[name], value))
         return out
+
     return pairs
 
 

@@ -53,8 +53,13 @@ SEQUENCES = {
 def test_rnn_forward_long_and_odd_sequences(impl, case):
     """rnn_forward equals nn.RNN over long, single-step, saturating and batch-1 sequences."""
     steps, batch, i, h, dtype, x_scale, h_scale = SEQUENCES[case]
-    check_forward(impl, randn((steps, batch, i), dtype, 200, x_scale), randn((batch, h), dtype, 201, h_scale),
-                  make_params("rnn", i, h, dtype, seed=202, scale=1.5), case)
+    check_forward(
+        impl,
+        randn((steps, batch, i), dtype, 200, x_scale),
+        randn((batch, h), dtype, 201, h_scale),
+        make_params("rnn", i, h, dtype, seed=202, scale=1.5),
+        case,
+    )
 
 
 @pytest.mark.points(2)
@@ -63,10 +68,15 @@ def test_rnn_forward_long_and_odd_sequences(impl, case):
 def test_cells_over_long_sequences_match_torch(impl, kind, case):
     """lstm_step / gru_step along a sequence follow nn.LSTM / nn.GRU (up to 100 steps)."""
     steps, batch, i, h, dtype, x_scale, h_scale = SEQUENCES[case]
-    check_cell_sequence(impl, kind, randn((steps, batch, i), dtype, 210, x_scale),
-                        randn((batch, h), dtype, 211, h_scale),
-                        make_params(kind, i, h, dtype, seed=212, scale=1.5), case,
-                        c0=randn((batch, h), dtype, 213, h_scale) if kind == "lstm" else None)
+    check_cell_sequence(
+        impl,
+        kind,
+        randn((steps, batch, i), dtype, 210, x_scale),
+        randn((batch, h), dtype, 211, h_scale),
+        make_params(kind, i, h, dtype, seed=212, scale=1.5),
+        case,
+        c0=randn((batch, h), dtype, 213, h_scale) if kind == "lstm" else None,
+    )
 
 
 # (steps, batch, input size, hidden size, dtype, input scale, which steps carry a loss)
@@ -89,13 +99,25 @@ def test_rnn_backward_matches_autograd_more(impl, case):
     grad_hs = randn((steps, batch, h), dtype, 300)
     if where == "last":  # a many-to-one loss: only the final state is looked at
         grad_hs[:-1] = 0
-    check_backward(impl, grad_hs, randn((steps, batch, i), dtype, 301, x_scale), randn((batch, h), dtype, 302),
-                   make_params("rnn", i, h, dtype, seed=303, scale=2.0), case)
+    check_backward(
+        impl,
+        grad_hs,
+        randn((steps, batch, i), dtype, 301, x_scale),
+        randn((batch, h), dtype, 302),
+        make_params("rnn", i, h, dtype, seed=303, scale=2.0),
+        case,
+    )
 
 
 @pytest.mark.points(2)
 def test_rnn_backward_central_differences_zero_state(impl):
     """rnn_backward agrees with float64 central differences from a zero initial state."""
-    check_backward(impl, randn((4, 1, 2), f64, 310), randn((4, 1, 3), f64, 311), torch.zeros(1, 2, dtype=f64),
-                   make_params("rnn", 3, 2, f64, seed=312, scale=2.5),
-                   describe(f64, T=4, B=1, I=3, H=2) + ", zero h0", oracle="central")
+    check_backward(
+        impl,
+        randn((4, 1, 2), f64, 310),
+        randn((4, 1, 3), f64, 311),
+        torch.zeros(1, 2, dtype=f64),
+        make_params("rnn", 3, 2, f64, seed=312, scale=2.5),
+        describe(f64, T=4, B=1, I=3, H=2) + ", zero h0",
+        oracle="central",
+    )

@@ -1,0 +1,301 @@
+"""Run many pytest suites from one warm process: how `python -m grader check` runs its suites.
+
+The check runs every topic's suite on the reference, the stub, every mutant, alternative and trivial
+implementation: about 150 runs, each in a process of its own so that one run cannot disturb the
+next. A fresh interpreter per run pays `import torch` (about 1.4 s) and pytest's start-up every time,
+which was most of the check. Here one server process (`python -m grader.warm`, started by
+`Server`) imports torch, numpy, scipy, pytest and the harness once (PRELOAD) and then forks one child
+per run. A child is a copy of a process that has imported those libraries and run nothing else, so
+each run starts from the same state a fresh interpreter would reach after the same imports, and
+whatever a run changes dies with its child: nothing leaks from one run to the next.
+
+A child runs `pytest.main` with the arguments `runner.run_subprocess` gives `python -m pytest`
+(runner.pytest_args), from the project root, with PYTHONDONTWRITEBYTECODE set, its stdout and
+stderr in a file, then runs the atexit handlers (grading mode closes its sandboxed workers there,
+as at a normal exit) and leaves with os._exit. A job marked `cold` is instead exec'd as a fresh
+`python -m pytest` by its child: the way to run a job the warm path cannot serve.
+
+Fork safety: the server only imports, it never computes, so when it forks no thread pool (torch's
+OpenMP pool, which does not survive a fork) exists yet; each child starts its own when it first
+needs one. Grading-mode runs (--kata-sandbox) start their sandboxed workers with fork and exec from
+the child (grader/sandbox.py), which works from a forked child as from a fresh interpreter.
+
+Limits and clean-up: each child has its own process group; a run past its wall-clock limit has its
+group killed (SIGKILL) and is reported with exit status 124, like run_subprocess's timeout. The
+server dies with the process that started it (PR_SET_PDEATHSIG), and its children with the server,
+so an interrupted check leaves no runs behind; closing the server's stdin (Server.close, also on
+KeyboardInterrupt) kills the runs still going and ends the server.
+
+Protocol (one JSON object per line): the client sends {"id", "args", "out", "cold"}; the server
+answers {"ready": true} once after its imports, then {"id", "status", "seconds", "timed_out"} per run.
+The client keeps at most `workers` runs going (run_suites).
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+
+from grader import paths
+
+# What the server imports before it forks: the libraries the suites and the harness import at
+# module level (each optional: one that is not installed is skipped). Test modules themselves and
+# tests/ helpers are left to each run: pytest must import test files itself (assertion rewriting),
+# and so pytest plugins found through entry points (pytest_timeout): pytest rewrites their asserts.
+PRELOAD = ("torch", "torch.nn.functional", "torch.optim.adam", "numpy", "scipy.spatial.distance", "regex",
+           "tokenizers", "pytest", "grader.pytest_plugin", "grader.proxy",
+           "grader.sandbox", "grader.checks", "grader.gradients", "grader.mistakes", "grader.loader",
+           "grader.guard", "provided.tiny_lm")
+TIMED_OUT = 124  # the exit status reported for a run killed at its wall-clock limit
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent goes away (Linux; no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a run's process group (its pytest and anything it started in the group)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:  # the child may not have made its group yet
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------------
+# The server side (runs in `python -m grader.warm TIMEOUT`)
+
+
+def _child(args: list[str], out: str, cold: bool, keep_out: set[int]) -> None:
+    """In a freshly forked child: run one suite, exit with pytest's status. Never returns."""
+    status = 70
+    try:
+        os.setpgid(0, 0)
+        _die_with_parent()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for fd in keep_out:  # the server's protocol pipes and wake-up pipe are not the run's
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        sink = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(sink, 1)
+        os.dup2(sink, 2)
+        os.close(sink)
+        os.chdir(paths.ROOT)
+        if cold:
+            os.execv(sys.executable, [sys.executable, "-m", "pytest", *args])
+        if str(paths.ROOT) not in sys.path:
+            sys.path.insert(0, str(paths.ROOT))
+        import pytest
+        status = int(pytest.main(args))
+        atexit._run_exitfuncs()
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(status)
+
+
+def serve(timeout: float) -> None:
+    """The server loop: import PRELOAD, then fork a child per request; kill runs past `timeout`
+    seconds; report each run's end. Ends (killing its runs) when its stdin closes."""
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the client's to handle; it closes our stdin
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)  # anything printed while importing goes to stderr, never into the protocol
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    sys.dont_write_bytecode = True
+    os.chdir(paths.ROOT)
+    if str(paths.ROOT) not in sys.path:
+        sys.path.insert(0, str(paths.ROOT))
+    started = time.monotonic()
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except Exception:  # optional: the run imports it itself (or reports why it cannot)
+            pass
+
+    def reply(message: dict) -> None:
+        os.write(reply_fd, (json.dumps(message) + "\n").encode())
+
+    reply({"ready": True, "seconds": round(time.monotonic() - started, 3)})
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    private = {reply_fd, wake_r, wake_w}  # fds a run must not keep (its stdin is replaced anyway)
+    running: dict[int, list] = {}  # pid -> [id, start, timed_out]
+    pending = b""
+    reading = True
+    try:
+        while reading or running:
+            now = time.monotonic()
+            for pid, (_, start, killed) in list(running.items()):
+                if not killed and now - start > timeout:
+                    _kill_group(pid)
+                    running[pid][2] = True
+            soonest = min((start + timeout for _, start, killed in running.values() if not killed), default=None)
+            wait = None if soonest is None else max(0.0, soonest - now) + 0.01
+            ready, _, _ = select.select([0, wake_r] if reading else [wake_r], [], [], wait)
+            if wake_r in ready:
+                try:
+                    os.read(wake_r, 4096)
+                except BlockingIOError:
+                    pass
+            while running:
+                try:
+                    pid, raw = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                if pid in running:
+                    ident, start, killed = running.pop(pid)
+                    reply({"id": ident, "status": os.waitstatus_to_exitcode(raw),
+                           "seconds": round(time.monotonic() - start, 3), "timed_out": killed})
+            if 0 in ready:
+                chunk = os.read(0, 1 << 16)
+                if not chunk:
+                    reading = False
+                    break  # the client is gone or done: the finally kills what is left
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    job = json.loads(line)
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(job["args"], job["out"], job.get("cold", False), private)
+                    running[pid] = [job["id"], time.monotonic(), False]
+    finally:
+        for pid in running:
+            _kill_group(pid)
+        for pid in running:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+# ---------------------------------------------------------------------------------------------------
+# The client side
+
+
+class Server:
+    """The warm server as seen from the check: start it, send runs, read their ends, close it.
+    Start it from the thread that will keep running (the server dies with that thread)."""
+
+    def __init__(self, timeout: float):
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        self.proc = subprocess.Popen([sys.executable, "-m", "grader.warm", str(timeout)], cwd=paths.ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        hello = self._read()
+        if not hello.get("ready"):
+            self.close()
+            raise RuntimeError(f"the warm server did not start: {hello}")
+        self.import_seconds = hello["seconds"]
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            code = self.proc.wait()
+            return {"error": f"the warm server ended (exit status {code})"}
+        return json.loads(line)
+
+    def submit(self, ident: int, args: list[str], out: Path, cold: bool = False) -> None:
+        message = {"id": ident, "args": [str(a) for a in args], "out": str(out), "cold": cold}
+        self.proc.stdin.write((json.dumps(message) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def next_end(self) -> dict:
+        """The next run to end: {"id", "status", "seconds", "timed_out"}."""
+        message = self._read()
+        if "error" in message:
+            raise RuntimeError(message["error"])
+        return message
+
+    def close(self) -> None:
+        """Close the server: runs still going are killed. Safe to call twice."""
+        try:
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_suites(runs: list[tuple[list[str], bool]], folder: Path, workers: int, timeout: float,
+               on_end=None) -> list[tuple[int, str, float]]:
+    """Run each (pytest args, cold) with at most `workers` at once; returns, in the
+    order given, (exit status, output, seconds) per run. Output files go to `folder`. A run killed at
+    `timeout` seconds gets status 124 and output starting "timed out after". `on_end(index, result)`
+    is called as each run ends (progress)."""
+    results: list = [None] * len(runs)
+    queue = deque(range(len(runs)))
+    going = 0
+    with Server(timeout) as server:
+        while queue or going:
+            while queue and going < workers:
+                index = queue.popleft()
+                args, cold = runs[index]
+                server.submit(index, args, folder / f"run-{index}.out", cold)
+                going += 1
+            end = server.next_end()
+            going -= 1
+            index = end["id"]
+            out = folder / f"run-{index}.out"
+            text = out.read_text(errors="replace") if out.exists() else ""
+            if end["timed_out"]:
+                text = f"timed out after {timeout} s; its output ended with:\n{text[-2000:]}"
+                status = TIMED_OUT
+            else:
+                status = end["status"]
+            results[index] = (status, text, end["seconds"])
+            if on_end is not None:
+                on_end(index, results[index])
+    return results
+
+
+if __name__ == "__main__":
+    serve(float(sys.argv[1]))
