@@ -7,6 +7,8 @@
 #   make diff topic=adam            your file against the reference
 #   make stubs                      regenerate exercises/ from solutions/ (backs up what it replaces)
 #   make check                      the project's own tests (what CI runs)
+#   make lint                       ruff's lint and format checks (part of make check)
+#   make margins [topic=adam]       the share of its tolerance correct code uses, per test
 #   make release out=DIR            the copy a class receives (no solutions, no hidden tests)
 #   make grade-class submissions=DIR out=DIR [jobs=2]   grade a class, each submission sandboxed
 #   make gradescope                 build autograder.zip for Gradescope
@@ -23,7 +25,7 @@ impl  ?= exercises
 suite ?=
 n     ?=
 
-.PHONY: grade-class gradescope grade test hint diff stubs check release topics setup clean-venv bench demo
+.PHONY: grade-class gradescope grade test hint diff stubs check lint margins release topics setup clean-venv bench demo
 
 $(READY): requirements.txt
 	@$(PYTHON) grader/setup_venv.py
@@ -53,6 +55,12 @@ topics: $(READY)
 
 check: $(READY)
 	@$(PY) -m grader check
+
+lint: $(READY)
+	@$(PY) -m grader lint
+
+margins: $(READY)
+	@$(PY) -m grader margins $(topic)
 
 grade-class: $(READY)
 	@$(PY) -m grader grade "$(submissions)" --out "$(out)" --jobs $(or $(jobs),2) $(if $(timeout),--timeout $(timeout)) $(if $(topic),--topics $(topic))

@@ -6,12 +6,13 @@
     hint TOPIC [--n N]
     diff TOPIC [--impl DIR]
     stubs [--check]
-    check [--topics T ...] [--jobs N]
+    check [--topics T ...] [--jobs N] [--timeout S]
     release OUT
     topics
     gradescope [OUT.zip]         the Gradescope autograder bundle (default autograder.zip)
     bench TOPIC                  the topic's benchmark (bench/TOPIC.py), ratios from one run
     margins [TOPIC]              the share of its tolerance correct code uses, per test
+    lint                         ruff check and ruff format --check over the project
     demo TOPIC [--impl DIR]      the topic's demonstration (demos/TOPIC.py) on your functions
 
 Bad input (unknown topic, missing folder or file) gets one sentence, the list of topics and exit
@@ -53,8 +54,10 @@ def cmd_test(args) -> int:
     topics = _topic(args.topic)
     folder = _impl_folder(args.impl)
     if args.topic and not loader.topic_file(args.topic, folder).is_file():
-        raise UsageError(f"{loader.display(loader.topic_file(args.topic, folder))} does not exist: "
-                         f"there is no {args.topic}.py in {loader.display(folder)}.")
+        raise UsageError(
+            f"{loader.display(loader.topic_file(args.topic, folder))} does not exist: "
+            f"there is no {args.topic}.py in {loader.display(folder)}."
+        )
     status, records = runner.run_inprocess(topics, str(folder), args.suite, args.pytest_args)
     which = {"public": "public ", "hidden": "hidden ", "all": ""}[args.suite]
     for topic in topics:
@@ -65,12 +68,16 @@ def cmd_test(args) -> int:
         if row["status"] == "done":
             print(f"{topic}: all {row['total']} {which}tests pass. `make grade` shows every topic.")
         elif row["status"] == "not started":
-            print(f"{topic}: not started ({row['total']} tests wait for you). Open "
-                  f"{loader.display(loader.topic_file(topic, folder))} and read the docstrings; "
-                  f"`make hint topic={topic}` if you are stuck.")
+            print(
+                f"{topic}: not started ({row['total']} tests wait for you). Open "
+                f"{loader.display(loader.topic_file(topic, folder))} and read the docstrings; "
+                f"`make hint topic={topic}` if you are stuck."
+            )
         else:
-            print(f"{topic}: {row['passed']}/{row['total']} {which}tests pass. Start with the "
-                  f"first failure above; `make hint topic={topic}` gives a hint.")
+            print(
+                f"{topic}: {row['passed']}/{row['total']} {which}tests pass. Start with the "
+                f"first failure above; `make hint topic={topic}` gives a hint."
+            )
     return status
 
 
@@ -104,19 +111,28 @@ def _grade_submissions(args) -> int:
     from pathlib import Path
 
     from grader import classgrade
+
     if not args.submissions:
-        raise UsageError("Which submissions? Use `make grade-class submissions=DIR out=DIR` or "
-                         "`python -m grader grade SUBMISSIONS --out DIR`.")
+        raise UsageError(
+            "Which submissions? Use `make grade-class submissions=DIR out=DIR` or "
+            "`python -m grader grade SUBMISSIONS --out DIR`."
+        )
     if not args.out:
         raise UsageError("Where should the grades go? Add --out DIR (it is created if needed).")
     topics = [t for name in (args.topics or []) for t in _topic(name)] or None
     if args.jobs < 1 or args.timeout <= 0:
         raise UsageError("--jobs must be at least 1 and --timeout positive.")
     try:
-        return classgrade.grade_class(Path(args.submissions).expanduser(), Path(args.out).expanduser(),
-                                      jobs=args.jobs, timeout=args.timeout, topics=topics, fmt=args.format)
+        return classgrade.grade_class(
+            Path(args.submissions).expanduser(),
+            Path(args.out).expanduser(),
+            jobs=args.jobs,
+            timeout=args.timeout,
+            topics=topics,
+            fmt=args.format,
+        )
     except classgrade.GradeError as exc:
-        raise UsageError(str(exc))
+        raise UsageError(str(exc)) from None
 
 
 def cmd_hint(args) -> int:
@@ -136,8 +152,9 @@ def cmd_diff(args) -> int:
     mine = loader.topic_file(topic, _impl_folder(args.impl))
     ref = paths.SOLUTIONS / f"{topic}.py"
     if not ref.is_file():
-        raise UsageError(f"There is no reference solution for {topic} in this copy (solutions/ is not "
-                         "shipped with a class release).")
+        raise UsageError(
+            f"There is no reference solution for {topic} in this copy (solutions/ is not shipped with a class release)."
+        )
     if not mine.is_file():
         raise UsageError(f"{loader.display(mine)} does not exist.")
     a = mine.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -150,6 +167,7 @@ def cmd_diff(args) -> int:
 def cmd_stubs(args) -> int:
     if args.check:
         from grader.selfcheck import stale_stubs
+
         problems = stale_stubs()
         for p in problems:
             print(p)
@@ -171,29 +189,91 @@ def cmd_stubs(args) -> int:
     return 0
 
 
-def cmd_check(args) -> int:
-    from grader import selfcheck
+def _harness_tests() -> int:
+    """Run grader/tests in a child pytest; on an interrupt the child gets SIGINT and a few seconds to
+    remove its temporary folders before it is killed."""
+    import signal
     import subprocess
-    print("Harness tests (grader/tests):")
-    status = subprocess.run([sys.executable, "-m", "pytest", "grader/tests", "-q", *runner.QUIET_PLUGINS],
-                            cwd=paths.ROOT).returncode
-    if status != 0:
-        print("The harness's own tests failed (above).")
-    print("\nSuites:")
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "grader/tests", "-q", *runner.QUIET_PLUGINS], cwd=paths.ROOT
+    )
+    try:
+        return proc.wait()
+    except BaseException:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise
+
+
+def cmd_check(args) -> int:
+    """The harness's own tests, then every topic's suites proven honest (grader/selfcheck.py); ends
+    with a timing line. ^C or SIGTERM stops it with no runs and no temporary folders left behind."""
+    from grader import selfcheck
+
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive.")
     topics = [t for name in (args.topics or []) for t in _topic(name)]
-    return max(status, selfcheck.run(topics or None, args.jobs))
+    start = time.monotonic()
+    timings: dict = {}
+    try:
+        with selfcheck.sigterm_as_interrupt():
+            print("Lint (ruff check, ruff format --check):", flush=True)
+            status = _lint()
+            linted = time.monotonic() - start
+            print("Harness tests (grader/tests):", flush=True)
+            status = max(status, _harness_tests())
+            harness = time.monotonic() - start - linted
+            if status != 0:
+                print("The lint or the harness's own tests failed (above).")
+            print("\nSuites:", flush=True)
+            status = max(status, selfcheck.run(topics or None, args.jobs, timings, args.timeout))
+    except KeyboardInterrupt:
+        print("\nInterrupted: the runs were stopped and the check's temporary folders removed.", file=sys.stderr)
+        return 130
+    parts = ", ".join(f"{name} {timings.get(kind, 0):.0f} s" for kind, name in selfcheck.KINDS.items())
+    print(
+        f"\nTiming: lint {linted:.0f} s, harness tests {harness:.0f} s, suites {timings.get('suites', 0):.0f} s "
+        f"({parts}; run time summed per kind, {timings.get('workers', 1)} runs at a time), "
+        f"total {time.monotonic() - start:.0f} s"
+    )
+    return status
+
+
+def _lint() -> int:
+    """ruff's lint and format checks over the project, with the settings of pyproject.toml."""
+    import subprocess
+
+    ruff = [sys.executable, "-m", "ruff"]
+    status = 0
+    for args in (["check", "--output-format", "concise", "."], ["format", "--check", "."]):
+        status = max(status, subprocess.run([*ruff, *args], cwd=paths.ROOT).returncode)
+    return status
+
+
+def cmd_lint(args) -> int:
+    """`make lint`: ruff check and ruff format --check (exit 1 when either finds something)."""
+    status = _lint()
+    if status:
+        print("`ruff check --fix .` and `ruff format .` (from .venv/bin) fix most of it.")
+    return 1 if status else 0
 
 
 def cmd_release(args) -> int:
     from pathlib import Path
 
     from grader import release
+
     try:
         written = release.build(Path(args.out).expanduser().resolve())
     except FileExistsError as exc:
-        raise UsageError(str(exc))
-    print(f"Wrote the class release to {args.out}: {', '.join(written)} "
-          "(no solutions/, no hidden tests).")
+        raise UsageError(str(exc)) from None
+    print(f"Wrote the class release to {args.out}: {', '.join(written)} (no solutions/, no hidden tests).")
     return 0
 
 
@@ -201,12 +281,15 @@ def cmd_gradescope(args) -> int:
     from pathlib import Path
 
     from grader import gradescope
+
     out = Path(args.out).expanduser()
     if out.suffix != ".zip":
         raise UsageError(f"{args.out} should name a .zip file.")
     names = gradescope.build(out)
-    print(f"Wrote {out} ({len(names)} files: setup.sh, run_autograder, grader/, tests/ with the hidden "
-          "suites, provided/). Upload it as the assignment's autograder (Ubuntu 22.04 base image).")
+    print(
+        f"Wrote {out} ({len(names)} files: setup.sh, run_autograder, grader/, tests/ with the hidden "
+        "suites, provided/). Upload it as the assignment's autograder (Ubuntu 22.04 base image)."
+    )
     return 0
 
 
@@ -220,9 +303,12 @@ def cmd_topics(args) -> int:
 def _script(kind: str, folder: str, args, extra: list[str]) -> int:
     """Run `<folder>/<topic>.py` (a benchmark or a demonstration) as its own process."""
     import subprocess
+
     have = sorted(p.stem for p in (paths.ROOT / folder).glob("*.py") if not p.stem.startswith("_"))
     if not args.topic or args.topic not in have:
-        asked = f"There is no {kind} for {args.topic!r}." if args.topic else f"Which topic? Use `make {kind} topic=NAME`."
+        asked = (
+            f"There is no {kind} for {args.topic!r}." if args.topic else f"Which topic? Use `make {kind} topic=NAME`."
+        )
         raise UsageError(f"{asked} Topics with a {kind}: {', '.join(have) or 'none yet'}.")
     env = dict(__import__("os").environ, PYTHONPATH=str(paths.ROOT))
     cmd = [sys.executable, str(paths.ROOT / folder / f"{args.topic}.py"), *extra]
@@ -233,6 +319,7 @@ def cmd_margins(args) -> int:
     """Run the suites on the reference and every alternative; print the worst share of its
     tolerance any of them uses, per test (grader/margins.py). Exit 1 above half a tolerance."""
     from grader import margins
+
     if not paths.SOLUTIONS.is_dir():
         raise UsageError("margins needs the references (solutions/), which a class release does not have.")
     return margins.run(_topic(args.topic))
@@ -263,8 +350,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=int, default=1, help="grading mode: submissions graded at once")
     g.add_argument("--timeout", type=float, default=20.0, help="grading mode: seconds per call into a submission")
     g.add_argument("--topics", nargs="*", help="grading mode: only these topics")
-    g.add_argument("--format", choices=["csv", "gradescope"], default="csv",
-                   help="grading mode: csv (grades.csv, grades.json, feedback/) or gradescope (results.json)")
+    g.add_argument(
+        "--format",
+        choices=["csv", "gradescope"],
+        default="csv",
+        help="grading mode: csv (grades.csv, grades.json, feedback/) or gradescope (results.json)",
+    )
     g.add_argument("--impl", default="exercises")
     g.add_argument("--suite", choices=list(runner.SUITES), default="all")
     g.add_argument("--json", action="store_true")
@@ -278,7 +369,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--check", action="store_true", help="only report stale stubs")
     c = sub.add_parser("check", help="the project's own tests (make check)")
     c.add_argument("--topics", nargs="*")
-    c.add_argument("--jobs", type=int, default=None)
+    c.add_argument("--jobs", type=int, default=None, help="suite runs at once (default: one per core)")
+    c.add_argument("--timeout", type=float, default=600.0, help="seconds a suite run may take before it is killed")
     r = sub.add_parser("release", help="write the copy a class receives (no solutions, no hidden tests)")
     r.add_argument("out")
     sub.add_parser("topics", help="list the topics")
@@ -289,20 +381,33 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="a topic's demonstration, run on your functions")
     m.add_argument("topic", nargs="?")
     m.add_argument("--impl", default="exercises")
+    sub.add_parser("lint", help="ruff's lint and format checks (part of make check)")
     mg = sub.add_parser("margins", help="the share of its tolerance correct code uses, per test")
     mg.add_argument("topic", nargs="?")
     return p
 
 
-COMMANDS = {"test": cmd_test, "grade": cmd_grade, "hint": cmd_hint, "diff": cmd_diff,
-            "stubs": cmd_stubs, "check": cmd_check, "release": cmd_release, "topics": cmd_topics,
-            "bench": cmd_bench, "demo": cmd_demo, "gradescope": cmd_gradescope, "margins": cmd_margins}
+COMMANDS = {
+    "test": cmd_test,
+    "grade": cmd_grade,
+    "hint": cmd_hint,
+    "diff": cmd_diff,
+    "stubs": cmd_stubs,
+    "check": cmd_check,
+    "release": cmd_release,
+    "topics": cmd_topics,
+    "bench": cmd_bench,
+    "demo": cmd_demo,
+    "gradescope": cmd_gradescope,
+    "margins": cmd_margins,
+    "lint": cmd_lint,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # passed on to pytest
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []  # passed on to pytest
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     args = parser().parse_args(argv)
     args.pytest_args = extra
     try:

@@ -17,8 +17,9 @@ Functions used here are bound when this module is imported, before any learner c
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import pytest
 import torch
@@ -60,24 +61,25 @@ def randn(shape: Sequence[int], seed: Seed, dtype: torch.dtype = F64, scale: flo
     return (_randn(tuple(shape), generator=_gen(seed), dtype=F64) * scale).to(dtype)
 
 
-def rand(shape: Sequence[int], seed: Seed, dtype: torch.dtype = F64, low: float = 0.0,
-         high: float = 1.0) -> torch.Tensor:
+def rand(
+    shape: Sequence[int], seed: Seed, dtype: torch.dtype = F64, low: float = 0.0, high: float = 1.0
+) -> torch.Tensor:
     """Uniform values in [low, high) of `shape`, drawn in float64 then cast to `dtype`."""
     return (low + (high - low) * _rand(tuple(shape), generator=_gen(seed), dtype=F64)).to(dtype)
 
 
 def dtype_name(dtype: torch.dtype) -> str:
-    """"float32" for torch.float32: how messages name a dtype."""
+    """ "float32" for torch.float32: how messages name a dtype."""
     return str(dtype).replace("torch.", "")
 
 
 def shape_name(shape: Sequence[int]) -> str:
-    """"(3, 4)" for a shape, "()" for a scalar."""
+    """ "(3, 4)" for a shape, "()" for a scalar."""
     return str(tuple(int(s) for s in shape)).replace(",)", ")")
 
 
 def describe(dtype: torch.dtype, shape: Sequence[int], **settings: Any) -> str:
-    """"float32, shape (3, 4), lr=0.01": a case in words, for failure messages."""
+    """ "float32, shape (3, 4), lr=0.01": a case in words, for failure messages."""
     words = [dtype_name(dtype), f"shape {shape_name(shape)}"]
     return ", ".join(words + [f"{k}={v}" for k, v in settings.items()])
 
@@ -111,12 +113,12 @@ class Tol:
             raise KeyError(key)
         return getattr(self, key)
 
-    def scaled(self, scale: float) -> "Tol":
+    def scaled(self, scale: float) -> Tol:
         """The same tolerance with atol relative to `scale` (the output's largest |value|): sums
         that cancel keep the rounding error of their largest terms."""
         return replace(self, atol=self.atol * max(float(scale), 1e-30))
 
-    def plus(self, atol: float = 0.0, rtol: float = 0.0, why: str = "") -> "Tol":
+    def plus(self, atol: float = 0.0, rtol: float = 0.0, why: str = "") -> Tol:
         """A wider tolerance (`why` is appended to the reason)."""
         return Tol(self.rtol + rtol, self.atol + atol, f"{self.why}; {why}" if why else self.why)
 
@@ -137,8 +139,12 @@ def vjp_scalar(y: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
     return (y * grad_out.detach()).sum()
 
 
-def backward(fn: Callable[..., torch.Tensor], inputs: Sequence[Any], grad_out: torch.Tensor | None = None,
-             wrt: Sequence[int] | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+def backward(
+    fn: Callable[..., torch.Tensor],
+    inputs: Sequence[Any],
+    grad_out: torch.Tensor | None = None,
+    wrt: Sequence[int] | None = None,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """PyTorch autograd as an oracle: (fn(*inputs) detached, gradients w.r.t. inputs[i] for i in wrt).
 
     The inputs are copied into fresh leaves (the caller's tensors are never touched); `wrt` defaults
@@ -152,8 +158,7 @@ def backward(fn: Callable[..., torch.Tensor], inputs: Sequence[Any], grad_out: t
     return out.detach(), tuple(grads)
 
 
-def central_differences(f: Callable[[], float], tensors: Sequence[torch.Tensor],
-                        h: float = 1e-6) -> list[torch.Tensor]:
+def central_differences(f: Callable[[], float], tensors: Sequence[torch.Tensor], h: float = 1e-6) -> list[torch.Tensor]:
     """df/dt for each tensor t by float64 central differences, (f(t + h) - f(t - h)) / (2 h), one
     element at a time.
 
@@ -193,7 +198,7 @@ TolSpec = Tol | Sequence[Tol] | Callable[[torch.Tensor], Tol]
 
 
 def output_name(name: str, of: str, expected: torch.Tensor) -> str:
-    """"grad_weight of shape (3, 5) from linear_backward": which output, with its shape."""
+    """ "grad_weight of shape (3, 5) from linear_backward": which output, with its shape."""
     shape = "a scalar" if expected.dim() == 0 else f"of shape {shape_name(expected.shape)}"
     return f"{name} ({shape}) from {of}" if of else f"{name} ({shape})"
 
@@ -206,8 +211,9 @@ def _tol_for(tol: TolSpec, k: int, expected: torch.Tensor) -> Tol:
     return tol[k]
 
 
-def explaining(actual: Sequence[Any], predictions: Iterable[tuple[Mistake, Prediction]],
-               tols: Sequence[Tol]) -> list[tuple[Mistake, Prediction]]:
+def explaining(
+    actual: Sequence[Any], predictions: Iterable[tuple[Mistake, Prediction]], tols: Sequence[Tol]
+) -> list[tuple[Mistake, Prediction]]:
     """The (mistake, prediction) pairs whose prediction matches EVERY output of the call within its
     tolerance (outputs the mistake cannot predict are skipped). A mistake that explains one wrong
     output but not the others is not what happened, so it is never named."""
@@ -216,14 +222,23 @@ def explaining(actual: Sequence[Any], predictions: Iterable[tuple[Mistake, Predi
         if pred is None or len(pred) != len(actual):
             continue
         known = [(a, p, t) for a, p, t in zip(actual, pred, tols) if isinstance(p, _Tensor)]
-        if known and all(is_close(a, p.to(a.dtype) if isinstance(a, _Tensor) else p, t.rtol, t.atol)
-                         for a, p, t in known):
+        if known and all(
+            is_close(a, p.to(a.dtype) if isinstance(a, _Tensor) else p, t.rtol, t.atol) for a, p, t in known
+        ):
             found.append((mistake, pred))
     return found
 
 
-def check_outputs(actual: Any, expected: Sequence[torch.Tensor], *, names: Sequence[str], of: str,
-                  case: str, tol: TolSpec, near: Predictions | None = None) -> tuple:
+def check_outputs(
+    actual: Any,
+    expected: Sequence[torch.Tensor],
+    *,
+    names: Sequence[str],
+    of: str,
+    case: str,
+    tol: TolSpec,
+    near: Predictions | None = None,
+) -> tuple:
     """Check a call's outputs in order with check_tensor; return them as a tuple.
 
     actual: what the call returned (must be a tuple or list of len(expected) items).
@@ -242,39 +257,70 @@ def check_outputs(actual: Any, expected: Sequence[torch.Tensor], *, names: Seque
             if not cache:
                 cache.append(explaining(out, near() if near else (), tols))
             return [(m, p[k]) for m, p in cache[0] if isinstance(p[k], _Tensor)]
+
         return pairs
 
     for k, e in enumerate(expected):
-        check_tensor(out[k], e, name=output_name(names[k], of, e), case=case, near=named(k), **tols[k])
+        name = output_name(names[k], of, e)
+        if isinstance(out[k], _Tensor) and out[k].shape != e.shape:
+            found = named(k)()  # a wrong shape a known mistake gives (a transposed gradient) is named
+            if found:
+                fail(
+                    f"{name}, for {case}: wrong shape {shape_name(out[k].shape)}, expected "
+                    f"{shape_name(e.shape)}.\n" + "\n".join(m.sentence() for m, _ in found)
+                )
+        check_tensor(out[k], e, name=name, case=case, near=named(k), **tols[k])
     return out
+
+
+def check_output(
+    actual: Any, expected: torch.Tensor, *, name: str, of: str, case: str, tol: Tol, near: Predictions | None = None
+) -> None:
+    """check_outputs for a call with one output (a tensor, not a tuple); `near` gives (mistake,
+    predicted output) pairs, the prediction a tensor or a one-item tuple."""
+    pairs = (lambda: [(m, p if isinstance(p, (tuple, list)) else [p]) for m, p in near()]) if near else None
+    check_outputs([actual], [expected], names=[name], of=of, case=case, tol=tol, near=pairs)
 
 
 def tensor_list(values: Any, count: int, what: str, per: str = "item") -> list[torch.Tensor]:
     """Fail unless `values` is a list (or tuple) of `count` tensors, one per `per`; return a list."""
     if not isinstance(values, (list, tuple)) or len(values) != count:
         size = f" of length {len(values)}" if isinstance(values, (list, tuple)) else ""
-        fail(f"{what} should be a list with one tensor per {per} ({count}), "
-             f"got {type(values).__name__}{size}.")
+        fail(f"{what} should be a list with one tensor per {per} ({count}), got {type(values).__name__}{size}.")
     for i, value in enumerate(values):
         if not isinstance(value, _Tensor):
             fail(f"{what}[{i}] should be a torch.Tensor, got {type(value).__name__}.")
     return list(values)
 
 
-def call_checking_inputs(fn: Callable[..., Any], args: Mapping[str, Any], *, call: str,
-                         mistake: Mistake | None = None) -> Any:
-    """fn(**args) on the tensors themselves, then fail if any tensor argument was modified in place
-    (naming `mistake`) or comes back as a result; returns the result. (In grading mode the function
-    gets copies, so this can only pass there: no test relies on a learner mutating its inputs.)"""
-    before = {k: v.clone() for k, v in args.items() if isinstance(v, _Tensor)}
+def _tensors_in(name: str, value: Any) -> list[tuple[str, torch.Tensor]]:
+    """(name, tensor) for a tensor argument, or for each tensor of a list or tuple argument."""
+    if isinstance(value, _Tensor):
+        return [(name, value)]
+    if isinstance(value, (list, tuple)):
+        return [(f"{name}[{i}]", v) for i, v in enumerate(value) if isinstance(v, _Tensor)]
+    return []
+
+
+def call_checking_inputs(
+    fn: Callable[..., Any], args: Mapping[str, Any], *, call: str, mistake: Mistake | None = None
+) -> Any:
+    """fn(**args) on the tensors themselves (also those inside list arguments), then fail if any was
+    modified in place, or comes back as a result instead of a new tensor (naming `mistake`); returns
+    the result. In grading mode the function gets copies, so this can only pass there: no test relies
+    on a learner's function modifying what it is given."""
+    given = [item for name, value in args.items() for item in _tensors_in(name, value)]
+    before = [t.clone() for _, t in given]
     result = fn(**args)
-    for name, copy in before.items():
-        check_unchanged(copy, args[name], name=name, call=call, mistake=mistake)
+    for (name, tensor), copy in zip(given, before):
+        check_unchanged(copy, tensor, name=name, call=call, mistake=mistake)
     results = result if isinstance(result, (tuple, list)) else (result,)
-    for name in before:
-        if any(r is args[name] for r in results):
-            fail(f"{call} returned its argument {name} itself instead of a new tensor."
-                 + (f"\n{mistake.sentence()}" if mistake else ""))
+    for name, tensor in given:
+        if any(r is tensor for r in results):
+            fail(
+                f"{call} returned its argument {name} itself instead of a new tensor."
+                + (f"\n{mistake.sentence()}" if mistake else "")
+            )
     return result
 
 
@@ -289,5 +335,4 @@ def cases(table: Mapping[str, Any]) -> list:
     the table's keys, so a failing test reads `test_x[wide matrix, lr 0.1]`, and the table sits in
     the test file where a learner can read the inputs.
     """
-    return [pytest.param(*v, id=k) if isinstance(v, tuple) else pytest.param(v, id=k)
-            for k, v in table.items()]
+    return [pytest.param(*v, id=k) if isinstance(v, tuple) else pytest.param(v, id=k) for k, v in table.items()]

@@ -153,7 +153,7 @@ def run(topics: list[str], show_all: bool = True) -> int:
                     print(f"{topic:10} {value:7.3f}  {variant:24} {test}")
             top = max(worst.items(), key=lambda kv: kv[1][0], default=None)
             if top is None:
-                print(f"{topic}: no comparisons recorded")
+                print(f"{topic}: no tolerance comparisons (its checks are exact)")
                 continue
             test, (value, variant) = top
             flag = "" if value <= LIMIT else f"  ABOVE {LIMIT:g}"

@@ -5,9 +5,10 @@ Each topic has two files:
 - `tests/<topic>/mistakes.py` defines `MISTAKES`, a list of `Mistake`: an id and the sentence a
   learner reads when their output looks like it. Shipped with the public tests, which name them.
 - `tests/<topic>/mutants.py` defines `MUTANTS` (a list of `Mutant`) and `ALTERNATIVES` (a list of
-  `Alternative`): small textual patches of `solutions/<topic>.py`. Every `(old, new)` pair replaces
-  text that must occur exactly once in the reference, so a patch that no longer applies fails
-  loudly. Like the hidden tests, this file quotes the reference and is not shipped to a class.
+  `Alternative`): small textual patches of `solutions/<topic>.py`, written `{old: new, ...}`
+  (`Mutant("ascent", {"p - lr": "p + lr"})`: the mutant's id is its mistake's unless `id=` says
+  otherwise). Every old text must occur exactly once in the reference, so a patch that no longer
+  applies fails loudly. Like the hidden tests, this file quotes the reference and is not shipped to a class.
 
 `make check` runs the topic's whole suite on every mutant and requires (a) that it fails and (b) that
 some failure message names its mistake: the mistake's tag (e.g. `[no-bias-correction]`) appears in
@@ -34,23 +35,57 @@ class Mistake:
         return f"Known mistake {self.tag}: {self.says}"
 
 
-@dataclass(frozen=True)
+Patch = tuple[tuple[str, str], ...]
+
+
+def as_pairs(patch) -> Patch:
+    """A patch as (old, new) pairs: from a dict {old: new, ...} (the one form new lists use) or from
+    a sequence of pairs (the form older lists use)."""
+    items = patch.items() if isinstance(patch, dict) else patch
+    pairs = tuple((str(old), str(new)) for old, new in items)
+    if not pairs:
+        raise ValueError("a patch needs at least one (old, new) replacement")
+    return pairs
+
+
+@dataclass(frozen=True, init=False)
 class Mutant:
-    id: str  # unique per topic; often the mistake's id
+    """A known mistake applied to the reference.
+
+    Compact form: `Mutant("ascent", {"param - lr * m_hat": "param + lr * m_hat"})`: the mistake's id,
+    then the patch {old: new, ...}; the mutant's id is the mistake's unless `id=` gives another (when
+    several mutants commit one mistake). The older form `Mutant(id, mistake, ((old, new), ...))`
+    still works, so lists written that way need no change.
+    """
+
+    id: str  # unique per topic; by default the mistake's id
     mistake: str  # the id of the Mistake the suite must name when it fails on this mutant
-    patch: tuple[tuple[str, str], ...]  # (old, new) replacements turning the reference into the mutant
+    patch: Patch  # (old, new) replacements turning the reference into the mutant
+
+    def __init__(self, mistake: str, patch, legacy_patch=None, *, id: str | None = None) -> None:
+        if legacy_patch is not None:  # Mutant(id, mistake, patch)
+            if not isinstance(patch, str) or id is not None:
+                raise TypeError("Mutant(id, mistake, patch) or Mutant(mistake, {old: new}, id=...)")
+            id, mistake, patch = mistake, patch, legacy_patch
+        object.__setattr__(self, "id", id or mistake)
+        object.__setattr__(self, "mistake", mistake)
+        object.__setattr__(self, "patch", as_pairs(patch))
 
 
 @dataclass(frozen=True)
 class Alternative:
     id: str
     says: str  # what is different about this correct version
-    patch: tuple[tuple[str, str], ...]
+    patch: Patch  # {old: new} or (old, new) pairs; kept as pairs
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "patch", as_pairs(self.patch))
 
 
 @dataclass(frozen=True)
 class Trivial:
     """A do-nothing implementation (it returns its inputs, say): every test must fail on it."""
+
     id: str
     says: str
     bodies: tuple[str, ...]  # one body per solution block of the reference, in order
@@ -60,34 +95,17 @@ class PatchError(ValueError):
     pass
 
 
-def apply_patch(source: str, patch: tuple[tuple[str, str], ...], what: str) -> str:
-    for old, new in patch:
+def apply_patch(source: str, patch, what: str) -> str:
+    """`source` with each (old, new) replacement of `patch` (pairs or a dict) made in order; every
+    old text must occur exactly once at its turn."""
+    for old, new in as_pairs(patch):
         count = source.count(old)
         if count != 1:
-            raise PatchError(f"{what}: the text to replace occurs {count} times in the reference "
-                             f"(must be exactly once): {old!r}")
+            raise PatchError(
+                f"{what}: the text to replace occurs {count} times in the reference (must be exactly once): {old!r}"
+            )
         source = source.replace(old, new)
     return source
-
-
-def correct_variants(topic: str, alternatives) -> dict[str, str]:
-    """{"reference": code, <alternative id>: code, ...}: the reference of `topic` and each valid
-    alternative applied to it, solution markers removed (what the margins scripts measure)."""
-    from grader import paths, stubs
-    source = (paths.SOLUTIONS / f"{topic}.py").read_text(encoding="utf-8")
-    codes = {"reference": stubs.strip_markers(source)}
-    codes.update({a.id: stubs.strip_markers(apply_patch(source, a.patch, a.id)) for a in alternatives})
-    return codes
-
-
-def correct_modules(topic: str, alternatives) -> dict[str, dict]:
-    """correct_variants(), each executed: {name: its module namespace}."""
-    modules = {}
-    for name, code in correct_variants(topic, alternatives).items():
-        namespace: dict = {"__name__": f"variant_{name}"}
-        exec(compile(code, f"<{topic} {name}>", "exec"), namespace)
-        modules[name] = namespace
-    return modules
 
 
 def by_id(mistakes: list[Mistake]) -> dict[str, Mistake]:

@@ -13,6 +13,8 @@ is not written yet, an exception with its line in the learner's file, a forbidde
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import traceback
 from pathlib import Path
 
@@ -25,19 +27,32 @@ def pytest_addoption(parser):
     group = parser.getgroup("kata")
     group.addoption("--impl", default="exercises", help="folder with the implementation to test")
     group.addoption("--kata-report", default=None, help="write per-test results as JSON here")
-    group.addoption("--kata-sandbox", action="store_true",
-                    help="grading mode: run the implementation in a sandboxed worker (grader/proxy.py)")
+    group.addoption(
+        "--kata-sandbox",
+        action="store_true",
+        help="grading mode: run the implementation in a sandboxed worker (grader/proxy.py)",
+    )
     group.addoption("--kata-timeout", type=float, default=None, help="grading mode: seconds per call")
-    group.addoption("--kata-margins", default=None,
-                    help="record the share of its tolerance each comparison uses (grader/margins.py)")
+    group.addoption(
+        "--kata-margins",
+        default=None,
+        help="record the share of its tolerance each comparison uses (grader/margins.py)",
+    )
 
 
 def pytest_configure(config):
+    # The suites' tensors are small: on one thread a correct file takes the same CPU time however
+    # busy the machine is (with two, torch starts its thread pool for a 1,000-element sqrt, which
+    # costs milliseconds per call on a loaded machine).
+    import torch
+
+    torch.set_num_threads(1)
     config.addinivalue_line("markers", "points(n): weight of this test in the topic's score (default 1)")
     if config.getoption("--kata-report"):
         config.pluginmanager.register(Collector(), "kata-collector")
     if config.getoption("--kata-margins"):
         from grader.margins import Recorder
+
         config.pluginmanager.register(Recorder(config.getoption("--kata-margins")), "kata-margins")
 
 
@@ -77,8 +92,10 @@ class Impl:
         try:
             return getattr(self._module, name)
         except AttributeError:
-            pytest.fail(f"{self._shown} has no `{name}`: keep the names and signatures of the stub "
-                        f"(the tests call {name}).", pytrace=False)
+            pytest.fail(
+                f"{self._shown} has no `{name}`: keep the names and signatures of the stub (the tests call {name}).",
+                pytrace=False,
+            )
 
 
 def suite_of(path: Path) -> str:
@@ -90,8 +107,7 @@ def suite_of(path: Path) -> str:
 _cache: dict[tuple, object] = {}
 
 
-def load_impl(topic: str, impl_option: str, sandbox: bool = False, timeout: float | None = None,
-              phase: str = "public"):
+def load_impl(topic: str, impl_option: str, sandbox: bool = False, timeout: float | None = None, phase: str = "public"):
     """The implementation of `topic`. In grading mode (`sandbox`) a proxy to the submission's worker
     for `phase`: hidden tests get a worker of their own, never the one public tests use
     (grader/proxy.py), so nothing seen in a hidden test reaches a public test's message."""
@@ -99,6 +115,7 @@ def load_impl(topic: str, impl_option: str, sandbox: bool = False, timeout: floa
     key = (topic, str(folder))
     if sandbox:
         from grader.proxy import DEFAULT_TIMEOUT, ProxyImpl
+
         key = (topic, str(folder), phase)
         if key not in _cache:
             _cache[key] = ProxyImpl(topic, folder, timeout or DEFAULT_TIMEOUT, phase)
@@ -116,8 +133,13 @@ def load_impl(topic: str, impl_option: str, sandbox: bool = False, timeout: floa
 def impl(request):
     """The implementation under test of this test's topic (docs/design.md rule 8)."""
     config = request.config
-    return load_impl(topic_of(request.path), config.getoption("--impl"), config.getoption("--kata-sandbox"),
-                     config.getoption("--kata-timeout"), suite_of(request.path))
+    return load_impl(
+        topic_of(request.path),
+        config.getoption("--impl"),
+        config.getoption("--kata-sandbox"),
+        config.getoption("--kata-timeout"),
+        suite_of(request.path),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -164,20 +186,25 @@ def _rewrite(item, call) -> str | None:
         return _not_written(name, _where(frame))
     line = (frame.line or "").strip()
     if "Timeout" in str(excinfo.value) and excinfo.errisinstance(pytest.fail.Exception):
-        return (f"{name} did not finish in time ({str(excinfo.value).split('(')[-1].split(')')[0]}"
-                f"): an endless loop, or far more work than the task needs?\n"
-                f"  it was running {_where(frame)}: {line}")
+        return (
+            f"{name} did not finish in time ({str(excinfo.value).split('(')[-1].split(')')[0]}"
+            f"): an endless loop, or far more work than the task needs?\n"
+            f"  it was running {_where(frame)}: {line}"
+        )
     return _raised(name, excinfo.typename, excinfo.value, _where(frame), line)
 
 
 def _is_remote(exc) -> bool:
     from grader.proxy import RemoteLearnerError
+
     return isinstance(exc, RemoteLearnerError)
 
 
 def _not_written(name: str, where: str) -> str:
-    return (f"{name} is not written yet: it still raises NotImplementedError ({where}). Replace that "
-            f"line with your code; the docstring says what to return.")
+    return (
+        f"{name} is not written yet: it still raises NotImplementedError ({where}). Replace that "
+        f"line with your code; the docstring says what to return."
+    )
 
 
 def _raised(name: str, typename: str, message, where: str, line: str) -> str:
@@ -190,10 +217,34 @@ def _summary(item) -> str:
     return f"Checks: {first}\n" if first else ""
 
 
+CPU_SECONDS = 30.0  # per test, of this process's CPU time (docs/design.md: tests do not depend on speed)
+
+
+class CPUTimeout(pytest.fail.Exception):
+    """A test's code used more than its CPU-time budget."""
+
+
+def _cpu_alarm(signum, frame):
+    raise CPUTimeout(f"Timeout (>{CPU_SECONDS:g} s of CPU time) from the kata harness", pytrace=False)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
+    """Each test gets CPU_SECONDS of CPU time (ITIMER_PROF: this process's user and system time,
+    all threads), not wall-clock time: a busy machine slows a test down but does not make it use
+    more CPU, so a correct file never times out because something else is running. A wall-clock
+    safety net (pytest-timeout, pyproject.toml) stays for code that sleeps or waits forever."""
     item._kata_violations = len(guard.violations)
-    yield
+    armed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if armed:
+        previous = signal.signal(signal.SIGPROF, _cpu_alarm)
+        signal.setitimer(signal.ITIMER_PROF, CPU_SECONDS)
+    try:
+        yield
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -206,11 +257,13 @@ def pytest_runtest_makereport(item, call):
         report.user_properties.append(("grader_error", True))  # the grader's failure, not the learner's
         report.longrepr = f"GRADER ERROR, not yours: {call.excinfo.value}"
         return
-    new = guard.violations[getattr(item, "_kata_violations", len(guard.violations)):]
+    new = guard.violations[getattr(item, "_kata_violations", len(guard.violations)) :]
     message = _rewrite(item, call)
     if new and message is None:
-        message = (f"Your code called a forbidden API: {new[0]}. This topic is about writing it "
-                   f"yourself, so the test fails even though the error was caught.")
+        message = (
+            f"Your code called a forbidden API: {new[0]}. This topic is about writing it "
+            f"yourself, so the test fails even though the error was caught."
+        )
     if message is not None:
         report.outcome = "failed"
         report.longrepr = _summary(item) + message
@@ -223,7 +276,7 @@ def pytest_runtest_makereport(item, call):
 
 
 class Collector:
-    """Collects one record per test: nodeid, topic, suite, outcome, points, message."""
+    """Collects one record per test: nodeid, topic, suite, outcome, points, message, duration."""
 
     def __init__(self):
         self.records: dict[str, dict] = {}
@@ -232,21 +285,31 @@ class Collector:
         if report.failed:  # a test file that cannot even be imported: the harness's fault
             path = Path(report.fspath) if report.fspath else Path(report.nodeid)
             self.records[report.nodeid] = {
-                "nodeid": report.nodeid, "topic": topic_of(paths.ROOT / path),
-                "suite": suite_of(path), "name": report.nodeid,
-                "points": 0.0, "outcome": "error", "message": report.longreprtext}
+                "nodeid": report.nodeid,
+                "topic": topic_of(paths.ROOT / path),
+                "suite": suite_of(path),
+                "name": report.nodeid,
+                "points": 0.0,
+                "outcome": "error",
+                "message": report.longreprtext,
+            }
 
     def pytest_runtest_logreport(self, report):
         path = Path(report.fspath) if report.fspath else Path(report.nodeid.split("::")[0])
-        record = self.records.setdefault(report.nodeid, {
-            "nodeid": report.nodeid,
-            "topic": topic_of(paths.ROOT / path),
-            "suite": suite_of(path),
-            "name": report.nodeid.split("::", 1)[-1],
-            "points": dict(report.user_properties).get("points", 1.0),
-            "outcome": "passed",
-            "message": "",
-        })
+        record = self.records.setdefault(
+            report.nodeid,
+            {
+                "nodeid": report.nodeid,
+                "topic": topic_of(paths.ROOT / path),
+                "suite": suite_of(path),
+                "name": report.nodeid.split("::", 1)[-1],
+                "points": dict(report.user_properties).get("points", 1.0),
+                "outcome": "passed",
+                "message": "",
+                "duration": 0.0,
+            },
+        )
+        record["duration"] += report.duration  # seconds: setup, call and teardown together
         if report.failed:
             # A failure in setup or teardown is an error of the harness, not of the learner's code.
             harness = report.when != "call" or dict(report.user_properties).get("grader_error")

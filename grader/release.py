@@ -2,7 +2,7 @@
 
 It holds the stubs, the public tests with their helpers (mistakes, oracles, drivers, hints), the
 harness, the docs and the Makefile; it leaves out `solutions/` and the files in PROJECT_ONLY (hidden
-tests, and the mutant and margin files, which quote the reference). In the
+tests, and the mutant files, which quote the reference). In the
 release, `make test`, `make grade` and `make hint` work as in the full project; `make diff` says
 there is no reference, and `make check` (which needs the references) is the project's, not the
 class's.
@@ -18,7 +18,7 @@ from grader import paths
 TOP_FILES = ["Makefile", "README.md", "requirements.txt", "pyproject.toml", ".gitignore"]
 TOP_DIRS = ["exercises", "grader", "tests", "docs", "data", "provided", "demos", "bench"]
 # Files that quote the references or need them: they stay with the project.
-PROJECT_ONLY = ("test_hidden.py", "mutants.py", "margins.py")
+PROJECT_ONLY = ("test_hidden.py", "mutants.py")
 
 
 def _ignore(folder: str, names: list[str]) -> set[str]:

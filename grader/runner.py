@@ -18,14 +18,28 @@ from pathlib import Path
 
 from grader import catalog, paths
 
-SUITES = {"public": ("test_public.py",), "hidden": ("test_hidden.py",),
-          "all": ("test_public.py", "test_hidden.py")}
+SUITES = {"public": ("test_public.py",), "hidden": ("test_hidden.py",), "all": ("test_public.py", "test_hidden.py")}
 
 # Built-in pytest plugins the katas never use; leaving them out saves start-up time.
-QUIET_PLUGINS = ["-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:legacypath",
-                 "-p", "no:unittest", "-p", "no:stepwise", "-p", "no:cacheprovider",
-                 # hypothesis's pytest plugin costs ~1 s of start-up; @given works without it
-                 "-p", "no:hypothesispytest"]
+QUIET_PLUGINS = [
+    "-p",
+    "no:doctest",
+    "-p",
+    "no:junitxml",
+    "-p",
+    "no:pastebin",
+    "-p",
+    "no:legacypath",
+    "-p",
+    "no:unittest",
+    "-p",
+    "no:stepwise",
+    "-p",
+    "no:cacheprovider",
+    # hypothesis's pytest plugin costs ~1 s of start-up; @given works without it
+    "-p",
+    "no:hypothesispytest",
+]
 
 
 def test_files(topic: str, suite: str) -> list[str]:
@@ -33,8 +47,9 @@ def test_files(topic: str, suite: str) -> list[str]:
     return [str(folder / name) for name in SUITES[suite] if (folder / name).is_file()]
 
 
-def run_inprocess(topics: list[str], impl: str, suite: str, extra: list[str] = (),
-                  quiet: bool = False) -> tuple[int, list[dict]]:
+def run_inprocess(
+    topics: list[str], impl: str, suite: str, extra: list[str] = (), quiet: bool = False
+) -> tuple[int, list[dict]]:
     """pytest.main on the topics' suites; returns (exit status, records)."""
     import pytest
 
@@ -59,22 +74,41 @@ def run_inprocess(topics: list[str], impl: str, suite: str, extra: list[str] = (
     return int(status), list(collector.records.values())
 
 
-def run_subprocess(topic: str, impl: str, suite: str = "all", timeout: float = 600,
-                   extra: tuple[str, ...] = ()) -> tuple[int, list[dict], str]:
+def pytest_args(topic: str, impl: str, suite: str, report: Path | str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The pytest arguments of one topic's suite run on `impl`, writing its records to `report`:
+    what run_subprocess gives `python -m pytest` and grader/warm.py gives pytest.main."""
+    return [
+        *test_files(topic, suite),
+        f"--impl={impl}",
+        f"--kata-report={report}",
+        f"--rootdir={paths.ROOT}",
+        *QUIET_PLUGINS,
+        "-q",
+        "--tb=short",
+        *extra,
+    ]
+
+
+def read_report(report: Path) -> list[dict]:
+    """The records a run wrote ([] when it wrote none)."""
+    return json.loads(report.read_text()) if report.exists() else []
+
+
+def run_subprocess(
+    topic: str, impl: str, suite: str = "all", timeout: float = 600, extra: tuple[str, ...] = ()
+) -> tuple[int, list[dict], str]:
     """Run one topic's suite in a child process; returns (exit status, records, output).
-    `extra` adds pytest options (`--kata-sandbox` runs it in grading mode)."""
-    files = test_files(topic, suite)
+    `extra` adds pytest options (`--kata-sandbox` runs it in grading mode). `python -m grader
+    check` runs its many suites through grader/warm.py instead (same arguments, one torch import)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-m", "pytest", *files, f"--impl={impl}", f"--kata-report={report}",
-               f"--rootdir={paths.ROOT}", *QUIET_PLUGINS, "-q", "--tb=short", *extra]
+        cmd = [sys.executable, "-m", "pytest", *pytest_args(topic, impl, suite, report, extra)]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         try:
             proc = subprocess.run(cmd, cwd=paths.ROOT, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             return 124, [], f"timed out after {timeout} s"
-        records = json.loads(report.read_text()) if report.exists() else []
-        return proc.returncode, records, proc.stdout + proc.stderr
+        return proc.returncode, read_report(report), proc.stdout + proc.stderr
 
 
 def known_topics_sentence() -> str:

@@ -12,26 +12,56 @@ For every topic in the catalog:
   - every listed trivial implementation (do-nothing bodies) fails every test;
   - public tests never mention `solutions`, and no test imports `exercises` or a learner path (rules
     4 and 8).
-Each suite runs in a child process; runs go in parallel on the machine's cores.
+Each suite runs in a child process of its own, forked from one warm server that has imported
+torch and pytest once (grader/warm.py); runs go in parallel on the machine's cores, each killed after
+a wall-clock limit. The stubs judged are the committed ones (`git show HEAD:exercises/<topic>.py`,
+or the stub generated from solutions/ outside a git checkout), never a learner's working files.
+An interrupt (^C, SIGTERM) kills the runs and removes the temporary folders.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
+import signal
+import subprocess
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader import catalog, paths, runner, stubs
+from grader import catalog, margins, paths, runner, stubs, warm
 from grader.mistakes import apply_patch
 from grader.scoring import NOT_WRITTEN
 
 
-def stale_stubs() -> list[str]:
-    """Problems with exercises/ compared with what solutions/ generates."""
+def committed_stub(topic: str) -> tuple[str, str]:
+    """(text, where) of the stub the project commits for `topic`: `git show HEAD:exercises/<topic>.py`
+    when the project is a git checkout holding that file, otherwise the stub generated from
+    solutions/<topic>.py. `where` says which, for the check's output. The working copy in exercises/
+    is never read: a learner who has edited it can still run `make check`."""
+    try:
+        proc = subprocess.run(
+            ["git", "show", f"HEAD:./exercises/{topic}.py"], cwd=paths.ROOT, capture_output=True, timeout=60
+        )
+        if proc.returncode == 0:
+            return proc.stdout.decode("utf-8"), f"git HEAD:exercises/{topic}.py"
+    except (OSError, subprocess.TimeoutExpired, UnicodeDecodeError):
+        pass
+    ref = paths.SOLUTIONS / f"{topic}.py"
+    return (
+        stubs.make_stub(ref.read_text(encoding="utf-8"), str(ref)),
+        f"generated from solutions/{topic}.py (no exercises/{topic}.py in a git HEAD here)",
+    )
+
+
+def stale_stubs(committed: bool = False, where: dict[str, str] | None = None) -> list[str]:
+    """Problems with the stubs compared with what solutions/ generates. By default the files in
+    exercises/ (`python -m grader stubs --check`); with `committed`, the stubs as committed
+    (committed_stub), which is what `make check` judges. `where`, if given, receives per topic
+    where the judged stub came from."""
     problems = []
     for topic in catalog.names():
         ref = paths.SOLUTIONS / f"{topic}.py"
@@ -40,11 +70,22 @@ def stale_stubs() -> list[str]:
             problems.append(f"{topic}: solutions/{topic}.py is missing")
             continue
         expected = stubs.make_stub(ref.read_text(encoding="utf-8"), str(ref))
-        if not stub.is_file():
+        if committed:
+            text, source = committed_stub(topic)
+            if where is not None:
+                where[topic] = source
+            if text != expected:
+                problems.append(
+                    f"{topic}: exercises/{topic}.py as committed ({source}) differs from the stub "
+                    f"generated from solutions/{topic}.py; run `make stubs` and commit it"
+                )
+        elif not stub.is_file():
             problems.append(f"{topic}: exercises/{topic}.py is missing; run `make stubs`")
         elif stub.read_text(encoding="utf-8") != expected:
-            problems.append(f"{topic}: exercises/{topic}.py differs from the stub generated from "
-                            f"solutions/{topic}.py; run `make stubs`")
+            problems.append(
+                f"{topic}: exercises/{topic}.py differs from the stub generated from "
+                f"solutions/{topic}.py; run `make stubs`"
+            )
     return problems
 
 
@@ -69,8 +110,10 @@ def boundary_problems() -> list[str]:
 def _topic_jobs(topic: str, tmp: Path) -> list[tuple[str, str, Path, object]]:
     """(kind, label, folder, extra) for every run a topic needs; writes the folders."""
     reference = (paths.SOLUTIONS / f"{topic}.py").read_text(encoding="utf-8")
-    jobs = [("reference", "reference", paths.SOLUTIONS, None),
-            ("sandboxed", "reference, grading mode", paths.SOLUTIONS, None)]
+    jobs = [
+        ("reference", "reference", paths.SOLUTIONS, None),
+        ("sandboxed", "reference, grading mode", paths.SOLUTIONS, None),
+    ]
     stub_dir = tmp / topic / "stub"
     stub_dir.mkdir(parents=True)
     (stub_dir / f"{topic}.py").write_text(stubs.make_stub(reference))
@@ -82,8 +125,10 @@ def _topic_jobs(topic: str, tmp: Path) -> list[tuple[str, str, Path, object]]:
             folder = tmp / topic / f"{kind}-{item.id}"
             folder.mkdir(parents=True)
             if kind == "mutant" and item.mistake not in known:
-                raise ValueError(f"{topic} mutant {item.id} names the mistake {item.mistake!r}, which "
-                                 f"tests/{topic}/mistakes.py does not list")
+                raise ValueError(
+                    f"{topic} mutant {item.id} names the mistake {item.mistake!r}, which "
+                    f"tests/{topic}/mistakes.py does not list"
+                )
             source = apply_patch(reference, item.patch, f"{topic} {kind} {item.id}")
             (folder / f"{topic}.py").write_text(stubs.strip_markers(source))
             jobs.append((kind, item.id, folder, item))
@@ -104,21 +149,39 @@ def _judge(kind: str, item, records: list[dict], status: int, output: str) -> tu
         bad = [r for r in records if r["outcome"] != "passed"]
         if bad:
             first = bad[0]
-            return False, (f"{len(bad)} tests did not pass, e.g. {first['nodeid']} ({first['outcome']}): "
-                           f"{first['message'][:600]}"), counts
+            return (
+                False,
+                (
+                    f"{len(bad)} tests did not pass, e.g. {first['nodeid']} ({first['outcome']}): "
+                    f"{first['message'][:600]}"
+                ),
+                counts,
+            )
         return True, "", counts
     if kind == "trivial":
         bad = [r for r in records if r["outcome"] != "failed"]
         if bad:
-            return False, (f"{len(bad)} tests do not fail on this do-nothing implementation, e.g. "
-                           f"{bad[0]['nodeid']} ({bad[0]['outcome']})"), counts
+            return (
+                False,
+                (
+                    f"{len(bad)} tests do not fail on this do-nothing implementation, e.g. "
+                    f"{bad[0]['nodeid']} ({bad[0]['outcome']})"
+                ),
+                counts,
+            )
         return True, "", counts
     if kind == "stub":
         bad = [r for r in records if r["outcome"] != "failed" or NOT_WRITTEN not in r["message"]]
         if bad:
             first = bad[0]
-            return False, (f"{len(bad)} tests do not fail cleanly on the stub, e.g. {first['nodeid']} "
-                           f"({first['outcome']}): {first['message'][:600]}"), counts
+            return (
+                False,
+                (
+                    f"{len(bad)} tests do not fail cleanly on the stub, e.g. {first['nodeid']} "
+                    f"({first['outcome']}): {first['message'][:600]}"
+                ),
+                counts,
+            )
         return True, "", counts
     # mutant
     failed = [r for r in records if r["outcome"] == "failed"]
@@ -133,38 +196,173 @@ def _judge(kind: str, item, records: list[dict], status: int, output: str) -> tu
     return True, "", counts
 
 
-def run(topics: list[str] | None = None, jobs: int | None = None) -> int:
-    start = time.time()
+# Kinds of run, in the order the timing line names them (with the names it uses).
+KINDS = {
+    "reference": "reference",
+    "sandboxed": "sandboxed",
+    "stub": "stubs",
+    "mutant": "mutants",
+    "alternative": "alternatives",
+    "trivial": "trivial",
+}
+# Kinds run as a fresh `python -m pytest` (grader/warm.py's cold runs) rather than forked from the
+# warm server. Empty: every kind, grading mode (sandboxed workers) included, runs correctly forked.
+COLD_KINDS: frozenset[str] = frozenset()
+SLOWEST = 10  # slowest reference tests reported after the suites
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Inside, SIGTERM raises KeyboardInterrupt as ^C does, so that `with` blocks unwind: the warm
+    server kills its runs and temporary folders are removed. Outside the main thread it does nothing
+    (only the main thread may set signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def slowest_tests(records: list[dict], n: int = SLOWEST) -> list[tuple[float, str]]:
+    """The n longest (seconds, nodeid) among records (setup, call and teardown together)."""
+    return sorted(((r.get("duration", 0.0), r["nodeid"]) for r in records), reverse=True)[:n]
+
+
+def run(
+    topics: list[str] | None = None, jobs: int | None = None, timings: dict | None = None, timeout: float = 600
+) -> int:
+    """Check `topics` (all by default) with `jobs` runs at once (one per core by default), each run
+    killed after `timeout` seconds. Prints a line per topic as it finishes, then every run's verdict,
+    the kill table, the slowest reference tests and the problems. Returns 0 when all is honest, else 1.
+    `timings`, if given, receives seconds: "suites" (this whole call) and per kind of run the run
+    time summed over its runs (runs overlap: "workers" at a time)."""
+    start = time.monotonic()
     topics = topics or catalog.names()
     problems: list[str] = []
-    problems += [f"stubs: {p}" for p in stale_stubs()]
+    where: dict[str, str] = {}
+    problems += [f"stubs: {p}" for p in stale_stubs(committed=True, where=where)]
     problems += [f"boundary: {p}" for p in boundary_problems()]
+    generated = [t for t in catalog.names() if where.get(t, "").startswith("generated")]
+    if not generated:
+        print("Stubs judged as committed (git HEAD:exercises/), never the working files in exercises/.")
+    else:
+        print(
+            f"Stubs judged as committed (git HEAD:exercises/) where there is one; generated from solutions/ "
+            f"for {', '.join(generated)} (not in a git HEAD here). The working files in exercises/ are not read."
+        )
     workers = jobs or max(1, os.cpu_count() or 1)
-    with tempfile.TemporaryDirectory(prefix="kata-check-") as tmp:
-        all_jobs = [(topic, *job) for topic in topics for job in _topic_jobs(topic, Path(tmp))]
-        with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(lambda j: runner.run_subprocess(
-                j[0], str(j[3]), "all", extra=("--kata-sandbox",) if j[1] == "sandboxed" else ()), all_jobs))
+    seconds = dict.fromkeys(KINDS, 0.0)
+    with sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="kata-check-") as tmp:
+        tmp = Path(tmp)
+        all_jobs = [(topic, *job) for topic in topics for job in _topic_jobs(topic, tmp)]
+        (tmp / "runs").mkdir()
+        reports = [tmp / "runs" / f"report-{i}.json" for i in range(len(all_jobs))]
+        margin_files = [tmp / "runs" / f"margins-{i}.json" for i in range(len(all_jobs))]
+
+        def extra(kind: str, index: int) -> tuple[str, ...]:
+            if kind == "sandboxed":
+                return ("--kata-sandbox",)
+            if kind in ("reference", "alternative"):  # correct code: how much tolerance it uses
+                return (f"--kata-margins={margin_files[index]}",)
+            return ()
+
+        runs = [
+            (runner.pytest_args(topic, str(folder), "all", report, extra(kind, i)), kind in COLD_KINDS)
+            for i, ((topic, kind, _label, folder, _item), report) in enumerate(zip(all_jobs, reports))
+        ]
+        verdicts: list = [None] * len(all_jobs)
+        left = {t: sum(1 for j in all_jobs if j[0] == t) for t in topics}
+        began: dict[str, float] = {}
+
+        def ended(index: int, result: tuple[int, str, float]) -> None:
+            """Judge a run as it ends; print the topic's progress line when its last run ends."""
+            topic, kind, _label, _folder, item = all_jobs[index]
+            status, output, took = result
+            records = runner.read_report(reports[index])
+            verdicts[index] = (*_judge(kind, item, records, status, output), records)
+            seconds[kind] += took
+            now = time.monotonic()
+            began[topic] = min(began.get(topic, now - took), now - took)
+            left[topic] -= 1
+            if left[topic] == 0:
+                mine = [v for j, v in zip(all_jobs, verdicts) if j[0] == topic]
+                bad = sum(1 for v in mine if not v[0])
+                print(
+                    f"{topic}: {len(mine)} runs in {now - began[topic]:.1f} s, "
+                    f"{'ok' if not bad else f'{bad} with problems'}",
+                    flush=True,
+                )
+
+        warm.run_suites(runs, tmp / "runs", workers, timeout, ended)
+        recorded: dict[str, dict[str, dict[str, float]]] = {}  # topic -> variant -> test -> share
+        for (topic, kind, label, _folder, _item), path in zip(all_jobs, margin_files):
+            if kind in ("reference", "alternative"):
+                recorded.setdefault(topic, {})[label] = margins.read(path)
+
     kill_rows = []
-    for (topic, kind, label, _folder, item), (status, records, output) in zip(all_jobs, results):
-        ok, problem, counts = _judge(kind, item, records, status, output)
+    reference_records = []
+    for (topic, kind, label, _folder, item), (ok, problem, counts, records) in zip(all_jobs, verdicts):
+        if kind == "reference":
+            reference_records += records
         if kind == "mutant":
-            kill_rows.append((topic, label, item.mistake, counts.get("caught", False),
-                              counts.get("named", False), counts.get("failed", 0), len(records)))
+            kill_rows.append(
+                (
+                    topic,
+                    label,
+                    item.mistake,
+                    counts.get("caught", False),
+                    counts.get("named", False),
+                    counts.get("failed", 0),
+                    len(records),
+                )
+            )
         else:
-            print(f"{topic:10} {kind:11} {label:24} {'ok' if ok else 'PROBLEM'} "
-                  f"({counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
-                  f"{counts['skipped']} skipped)")
+            print(
+                f"{topic:10} {kind:11} {label:24} {'ok' if ok else 'PROBLEM'} "
+                f"({counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
+                f"{counts['skipped']} skipped)"
+            )
         if not ok:
             problems.append(f"{topic} {kind} {label}: {problem}")
 
     print("\nKill table (each known mistake applied to the reference):")
     print(f"{'topic':10} {'mutant':26} {'must be named as':26} {'caught':7} {'named':6} failing tests")
     for topic, label, mistake, caught, named, failed, total in kill_rows:
-        print(f"{topic:10} {label:26} {mistake:26} {'yes' if caught else 'NO':7} "
-              f"{'yes' if named else 'NO':6} {failed}/{total}")
+        print(
+            f"{topic:10} {label:26} {mistake:26} {'yes' if caught else 'NO':7} "
+            f"{'yes' if named else 'NO':6} {failed}/{total}"
+        )
     caught = sum(1 for r in kill_rows if r[3] and r[4])
-    print(f"{caught}/{len(kill_rows)} mutants caught and named.  ({time.time() - start:.1f} s)")
+    print(f"{caught}/{len(kill_rows)} mutants caught and named.  ({time.monotonic() - start:.1f} s)")
+    print(
+        f"\nMargins: the most of a tolerance any correct variant uses (at most {margins.LIMIT:g}; "
+        f"`make margins topic=T` lists every test):"
+    )
+    for topic in topics:
+        worst = margins.worst_per_test(recorded.get(topic, {}))
+        top = max(worst.items(), key=lambda kv: kv[1][0], default=None)
+        if top is None:
+            print(f"{topic:10}   exact  (no tolerance comparisons)")
+            continue
+        test, (value, variant) = top
+        print(f"{topic:10} {value:7.3f}  {variant:24} {test}")
+        if value > margins.LIMIT:
+            problems.append(
+                f"{topic} margins: {variant} uses {value:.2f} of a tolerance in {test} (more than "
+                f"{margins.LIMIT:g}: a correct variant this close to failing makes the test flaky)"
+            )
+    print("\nSlowest tests on the reference (learner mode), setup and teardown included:")
+    for took, nodeid in slowest_tests(reference_records):
+        print(f"{took:8.2f} s  {nodeid}")
+    if timings is not None:
+        timings.update(seconds, suites=time.monotonic() - start, workers=workers)
     if problems:
         print("\nProblems:")
         for p in problems:

@@ -26,7 +26,8 @@ server dies with the process that started it (PR_SET_PDEATHSIG), and its childre
 so an interrupted check leaves no runs behind; closing the server's stdin (Server.close, also on
 KeyboardInterrupt) kills the runs still going and ends the server.
 
-Protocol (one JSON object per line): the client sends {"id", "args", "out", "cold"}; the server
+Protocol: the server is `python -m grader.warm TIMEOUT MODULE,MODULE,...` (the modules to
+preload); then one JSON object per line: the client sends {"id", "args", "out", "cold"}; the server
 answers {"ready": true} once after its imports, then {"id", "status", "seconds", "timed_out"} per run.
 The client keeps at most `workers` runs going (run_suites).
 """
@@ -52,10 +53,25 @@ from grader import paths
 # module level (each optional: one that is not installed is skipped). Test modules themselves and
 # tests/ helpers are left to each run: pytest must import test files itself (assertion rewriting),
 # and so pytest plugins found through entry points (pytest_timeout): pytest rewrites their asserts.
-PRELOAD = ("torch", "torch.nn.functional", "torch.optim.adam", "numpy", "scipy.spatial.distance", "regex",
-           "tokenizers", "pytest", "grader.pytest_plugin", "grader.proxy",
-           "grader.sandbox", "grader.checks", "grader.gradients", "grader.mistakes", "grader.loader",
-           "grader.guard", "provided.tiny_lm")
+PRELOAD = (
+    "torch",
+    "torch.nn.functional",
+    "torch.optim.adam",
+    "numpy",
+    "scipy.spatial.distance",
+    "regex",
+    "tokenizers",
+    "pytest",
+    "grader.pytest_plugin",
+    "grader.proxy",
+    "grader.sandbox",
+    "grader.checks",
+    "grader.gradients",
+    "grader.mistakes",
+    "grader.loader",
+    "grader.guard",
+    "provided.tiny_lm",
+)
 TIMED_OUT = 124  # the exit status reported for a run killed at its wall-clock limit
 _PR_SET_PDEATHSIG = 1
 
@@ -112,6 +128,7 @@ def _child(args: list[str], out: str, cold: bool, keep_out: set[int]) -> None:
         if str(paths.ROOT) not in sys.path:
             sys.path.insert(0, str(paths.ROOT))
         import pytest
+
         status = int(pytest.main(args))
         atexit._run_exitfuncs()
     except SystemExit as exc:
@@ -127,8 +144,8 @@ def _child(args: list[str], out: str, cold: bool, keep_out: set[int]) -> None:
         os._exit(status)
 
 
-def serve(timeout: float) -> None:
-    """The server loop: import PRELOAD, then fork a child per request; kill runs past `timeout`
+def serve(timeout: float, preload: tuple[str, ...] = PRELOAD) -> None:
+    """The server loop: import `preload`, then fork a child per request; kill runs past `timeout`
     seconds; report each run's end. Ends (killing its runs) when its stdin closes."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the client's to handle; it closes our stdin
@@ -140,7 +157,7 @@ def serve(timeout: float) -> None:
     if str(paths.ROOT) not in sys.path:
         sys.path.insert(0, str(paths.ROOT))
     started = time.monotonic()
-    for name in PRELOAD:
+    for name in preload:
         try:
             __import__(name)
         except Exception:  # optional: the run imports it itself (or reports why it cannot)
@@ -183,8 +200,14 @@ def serve(timeout: float) -> None:
                     break
                 if pid in running:
                     ident, start, killed = running.pop(pid)
-                    reply({"id": ident, "status": os.waitstatus_to_exitcode(raw),
-                           "seconds": round(time.monotonic() - start, 3), "timed_out": killed})
+                    reply(
+                        {
+                            "id": ident,
+                            "status": os.waitstatus_to_exitcode(raw),
+                            "seconds": round(time.monotonic() - start, 3),
+                            "timed_out": killed,
+                        }
+                    )
             if 0 in ready:
                 chunk = os.read(0, 1 << 16)
                 if not chunk:
@@ -216,10 +239,15 @@ class Server:
     """The warm server as seen from the check: start it, send runs, read their ends, close it.
     Start it from the thread that will keep running (the server dies with that thread)."""
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, preload: tuple[str, ...] = PRELOAD):
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "grader.warm", str(timeout)], cwd=paths.ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.warm", str(timeout), ",".join(preload)],
+            cwd=paths.ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         hello = self._read()
         if not hello.get("ready"):
             self.close()
@@ -265,16 +293,22 @@ class Server:
         self.close()
 
 
-def run_suites(runs: list[tuple[list[str], bool]], folder: Path, workers: int, timeout: float,
-               on_end=None) -> list[tuple[int, str, float]]:
+def run_suites(
+    runs: list[tuple[list[str], bool]],
+    folder: Path,
+    workers: int,
+    timeout: float,
+    on_end=None,
+    preload: tuple[str, ...] = PRELOAD,
+) -> list[tuple[int, str, float]]:
     """Run each (pytest args, cold) with at most `workers` at once; returns, in the
     order given, (exit status, output, seconds) per run. Output files go to `folder`. A run killed at
-    `timeout` seconds gets status 124 and output starting "timed out after". `on_end(index, result)`
-    is called as each run ends (progress)."""
+    `timeout` seconds gets status 124 and output ending "(killed: timed out after S s)". `on_end(index, result)`
+    is called as each run ends (progress). `preload`: the modules the server imports first."""
     results: list = [None] * len(runs)
     queue = deque(range(len(runs)))
     going = 0
-    with Server(timeout) as server:
+    with Server(timeout, preload) as server:
         while queue or going:
             while queue and going < workers:
                 index = queue.popleft()
@@ -287,7 +321,7 @@ def run_suites(runs: list[tuple[list[str], bool]], folder: Path, workers: int, t
             out = folder / f"run-{index}.out"
             text = out.read_text(errors="replace") if out.exists() else ""
             if end["timed_out"]:
-                text = f"timed out after {timeout} s; its output ended with:\n{text[-2000:]}"
+                text = f"{text[-2000:]}\n(killed: timed out after {timeout} s)"
                 status = TIMED_OUT
             else:
                 status = end["status"]
@@ -298,4 +332,4 @@ def run_suites(runs: list[tuple[list[str], bool]], folder: Path, workers: int, t
 
 
 if __name__ == "__main__":
-    serve(float(sys.argv[1]))
+    serve(float(sys.argv[1]), tuple(n for n in sys.argv[2].split(",") if n) if len(sys.argv) > 2 else PRELOAD)

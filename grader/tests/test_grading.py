@@ -204,7 +204,9 @@ def test_run_autograder_writes_results_json(tmp_path):
     """The bundle's run_autograder, pointed at this project, grades a submission into results.json."""
     sub = tmp_path / "submission"
     sub.mkdir()
-    (sub / "adam.py").write_text((paths.EXERCISES / "adam.py").read_text())
+    from grader.selfcheck import committed_stub  # the stub as committed, not a learner's working copy
+
+    (sub / "adam.py").write_text(committed_stub("adam")[0])
     script = tmp_path / "run_autograder"
     script.write_text(gradescope.RUN_AUTOGRADER)
     env = dict(

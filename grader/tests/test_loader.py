@@ -128,15 +128,19 @@ def test_two_folders_load_side_by_side(tmp_path):
     assert "exercises.adam" not in (a.__name__, b.__name__)
 
 
-def test_reference_and_stub_load():
-    """solutions/adam.py loads and works; exercises/adam.py loads and raises NotImplementedError."""
+def test_reference_and_stub_load(tmp_path):
+    """solutions/adam.py loads and works; the committed exercises/adam.py (not a learner's working
+    copy: grader.selfcheck.committed_stub) loads and raises NotImplementedError."""
     import torch
+
+    from grader.selfcheck import committed_stub
 
     reference = load_topic("adam", paths.SOLUTIONS)
     p = torch.tensor([1.0, -1.0], dtype=torch.float64)
     new_p, _, _ = reference.adam_step(p, p.clone(), torch.zeros_like(p), torch.zeros_like(p), 1, lr=0.1)
     assert torch.allclose(new_p, torch.tensor([0.9, -0.9], dtype=torch.float64))
-    stub = load_topic("adam", paths.EXERCISES)
+    (tmp_path / "adam.py").write_text(committed_stub("adam")[0], encoding="utf-8")
+    stub = load_topic("adam", tmp_path)
     with pytest.raises(NotImplementedError):
         stub.adam_step(p, p, p, p, 1)
 

@@ -117,9 +117,12 @@ def test_crlf_file_keeps_crlf_in_generated_lines():
 
 @pytest.mark.parametrize("topic", catalog.names())
 def test_committed_stub_is_generated_from_reference(topic):
-    """exercises/<topic>.py is exactly make_stub(solutions/<topic>.py) (what `make stubs` writes)."""
+    """exercises/<topic>.py as committed is exactly make_stub(solutions/<topic>.py) (what `make stubs`
+    writes); the committed file, not a learner's working copy (grader.selfcheck.committed_stub)."""
+    from grader.selfcheck import committed_stub
+
     reference = (paths.SOLUTIONS / f"{topic}.py").read_text(encoding="utf-8")
-    committed = (paths.EXERCISES / f"{topic}.py").read_text(encoding="utf-8")
+    committed, _ = committed_stub(topic)
     assert committed == make_stub(reference)
     assert "raise NotImplementedError" in committed
 

@@ -9,15 +9,25 @@ Not shipped to learners; `make grade` and the instructor's grader run them.
 import pytest
 import torch
 
-from grader.checks import check_tensor, check_tuple
-from tests.backprop.driver import call_linear, check_linear, check_network
-from tests.backprop.oracle import (
-    EXACT, TOL_FD, Near, autograd_activation, autograd_linear, autograd_loss, autograd_network,
-    central_differences, make_network, predict_mse, predict_relu, randn, scale_of, tol,
+from grader.kit import EXACT, F32, F64, check_output, dtype_name, randn, scale_of
+from tests.backprop.mistakes import mistakes_of, predict_relu
+from tests.backprop.test_public import (
+    PREDICT,
+    TOL_FD,
+    autograd_activation,
+    autograd_linear,
+    autograd_loss,
+    autograd_network,
+    check_large_logits,
+    check_linear,
+    check_loss,
+    check_network,
+    make_network,
+    network_central_differences,
+    tol,
 )
-from tests.backprop.test_public import PREDICT, _check_loss, check_large_logits
 
-f64, f32 = torch.float64, torch.float32
+f64, f32 = F64, F32
 ACTS = ["relu", "tanh", "sigmoid", "identity"]
 
 
@@ -56,10 +66,13 @@ def test_float32_network_against_float64_autograd(impl, loss):
     acts = ["tanh", "relu", "sigmoid", "relu", "identity"]
     x, target, layers = make_network(widths, acts, 8, f32, loss, seed=31)
     expected = autograd_network(x, target, layers, loss, dtype=f64)
-    expected = (expected[0].float(), expected[1].float(), [g.float() for g in expected[2]],
-                [g.float() for g in expected[3]])
-    check_network(impl, x, target, layers, loss, case="depth 5", expected=expected,
-                  oracle="autograd in float64")
+    expected = (
+        expected[0].float(),
+        expected[1].float(),
+        [g.float() for g in expected[2]],
+        [g.float() for g in expected[3]],
+    )
+    check_network(impl, x, target, layers, loss, case="depth 5", expected=expected, oracle="autograd in float64")
 
 
 SMALL = {
@@ -75,10 +88,18 @@ def test_small_networks_central_differences(impl, name):
     """Small networks against float64 central differences (ReLU inputs kept away from the kink)."""
     widths, acts, batch, loss = SMALL[name]
     x, target, layers = make_network(widths, acts, batch, f64, loss, seed=41, margin=1e-3)
-    fd = central_differences(x, target, layers, loss)
-    value = autograd_network(x, target, layers, loss)[0]
-    check_network(impl, x, target, layers, loss, case=name, expected=(value, *fd), tolerance=TOL_FD,
-                  oracle="central differences, step 1e-6")
+    expected = (autograd_network(x, target, layers, loss)[0], *network_central_differences(x, target, layers, loss))
+    check_network(
+        impl,
+        x,
+        target,
+        layers,
+        loss,
+        case=name,
+        expected=expected,
+        tolerance=TOL_FD,
+        oracle="central differences, step 1e-6",
+    )
 
 
 @pytest.mark.points(2)
@@ -97,23 +118,32 @@ def test_network_relu_ties_at_zero(impl):
 
 
 @pytest.mark.points(2)
-@pytest.mark.parametrize("dtype,lead", [(f32, (2, 3, 4)), (f64, (1, 1, 2)), (f32, ()), (f64, (7,))],
-                         ids=["float32-3-leading-dims", "float64-ones-leading", "float32-vector",
-                              "float64-batch-7"])
+@pytest.mark.parametrize(
+    "dtype,lead",
+    [(f32, (2, 3, 4)), (f64, (1, 1, 2)), (f32, ()), (f64, (7,))],
+    ids=["float32-3-leading-dims", "float64-ones-leading", "float32-vector", "float64-batch-7"],
+)
 def test_linear_backward_shapes(impl, dtype, lead):
     """linear_backward with several leading dimensions, a single vector, 6 inputs and 5 outputs."""
     gen = torch.Generator().manual_seed(71)
     x, w, g = randn((*lead, 6), gen, dtype), randn((5, 6), gen, dtype), randn((*lead, 5), gen, dtype)
-    check_linear(call_linear(impl, g, x, w), autograd_linear(g, x, w), (g, x, w),
-                 f"x of shape {tuple(x.shape)}, weight (5, 6), {str(dtype)[6:]} (autograd as reference)")
+    check_linear(
+        impl,
+        g,
+        x,
+        w,
+        autograd_linear(g, x, w),
+        f"x of shape {tuple(x.shape)}, weight (5, 6), {dtype_name(dtype)} (autograd as reference)",
+    )
 
 
 def test_linear_backward_square_leading_dims(impl):
     """A square weight with leading dims (2, 2): transposes and partial sums do not hide."""
     gen = torch.Generator().manual_seed(72)
     x, w, g = randn((2, 2, 3), gen), randn((3, 3), gen), randn((2, 2, 3), gen)
-    check_linear(call_linear(impl, g, x, w), autograd_linear(g, x, w), (g, x, w),
-                 "x of shape (2, 2, 3), weight (3, 3), float64 (autograd as reference)")
+    check_linear(
+        impl, g, x, w, autograd_linear(g, x, w), "x of shape (2, 2, 3), weight (3, 3), float64 (autograd as reference)"
+    )
 
 
 @pytest.mark.parametrize("dtype", [f32, f64])
@@ -124,9 +154,15 @@ def test_relu_backward_many_ties(impl, dtype):
     x[0, :3] = -0.0
     g = randn((6, 7), gen, dtype)
     expected = autograd_activation("relu", g, x)[1]
-    check_tensor(impl.relu_backward(g.clone(), x.clone()), expected, name="grad_x from relu_backward",
-                 case=f"x integers in [-2, 2] with ties at 0, shape (6, 7), {str(dtype)[6:]} (exact)",
-                 near=Near(predict_relu, g, x).of(lambda p: p), **EXACT)
+    check_output(
+        impl.relu_backward(g.clone(), x.clone()),
+        expected,
+        name="grad_x",
+        of="relu_backward",
+        case=f"x integers in [-2, 2] with ties at 0, shape (6, 7), {dtype_name(dtype)} (exact)",
+        tol=EXACT,
+        near=mistakes_of(predict_relu, g, x),
+    )
 
 
 @pytest.mark.parametrize("name", ["tanh", "sigmoid"])
@@ -137,10 +173,15 @@ def test_activation_backward_saturated(impl, name, dtype):
     x = torch.cat([randn((20,), gen, dtype, 6.0), torch.tensor([0.0, 30.0, -30.0], dtype=dtype)])
     g = randn((23,), gen, dtype)
     y, expected = autograd_activation(name, g, x)
-    check_tensor(getattr(impl, f"{name}_backward")(g.clone(), y.clone()), expected,
-                 name=f"grad_x from {name}_backward",
-                 case=f"y = {name}(x), x up to +-30, {str(dtype)[6:]} (autograd at x as reference)",
-                 near=Near(PREDICT[name], g, y).of(lambda p: p), **tol(dtype, scale_of(expected)))
+    check_output(
+        getattr(impl, f"{name}_backward")(g.clone(), y.clone()),
+        expected,
+        name="grad_x",
+        of=f"{name}_backward",
+        case=f"y = {name}(x), x up to +-30, {dtype_name(dtype)} (autograd at x as reference)",
+        tol=tol(dtype, scale_of(expected)),
+        near=mistakes_of(PREDICT[name], g, y),
+    )
 
 
 @pytest.mark.parametrize("shape", [(5,), (1, 1), (1, 4), (3, 2, 2)])
@@ -148,15 +189,22 @@ def test_mse_loss_shapes(impl, shape):
     """mse_loss on a vector, a single element, one row of four outputs and a 3-d tensor (float64)."""
     gen = torch.Generator().manual_seed(12)
     pred, target = randn(shape, gen), randn(shape, gen)
-    out = check_tuple(impl.mse_loss(pred.clone(), target.clone()), 2, name="mse_loss")
-    _check_loss(out, autograd_loss("mse", pred, target), predict_mse, (pred, target), "mse_loss",
-                f"shape {shape}, float64 (autograd of F.mse_loss as reference)")
+    check_loss(
+        impl,
+        "mse_loss",
+        pred,
+        target,
+        autograd_loss("mse", pred, target),
+        f"shape {shape}, float64 (autograd of F.mse_loss as reference)",
+    )
 
 
 @pytest.mark.points(2)
-@pytest.mark.parametrize("dtype,scale,shape", [(f64, 1e4, (6, 10)), (f32, 1e4, (1, 2)),
-                                               (f64, 1e6, (3, 4)), (f32, 1.0, (8, 7))],
-                         ids=["float64-1e4", "float32-1e4-batch-1", "float64-1e6", "float32-plain"])
+@pytest.mark.parametrize(
+    "dtype,scale,shape",
+    [(f64, 1e4, (6, 10)), (f32, 1e4, (1, 2)), (f64, 1e6, (3, 4)), (f32, 1.0, (8, 7))],
+    ids=["float64-1e4", "float32-1e4-batch-1", "float64-1e6", "float32-plain"],
+)
 def test_cross_entropy_against_autograd(impl, dtype, scale, shape):
     """cross_entropy_loss against autograd of F.cross_entropy, logits up to 1e6, batches from 1."""
     gen = torch.Generator().manual_seed(13)
@@ -164,13 +212,21 @@ def test_cross_entropy_against_autograd(impl, dtype, scale, shape):
     # Never the row's largest logit: with huge logits softmax is one-hot there, and the gradient
     # would be 0, which a do-nothing implementation returns too.
     target = (logits.argmax(dim=1) + 1) % shape[1]
-    check_large_logits(impl, logits, target, f"logits of shape {shape} scaled to {scale:g}, "
-                       f"{str(dtype)[6:]} (autograd of F.cross_entropy as reference)")
+    check_large_logits(
+        impl,
+        logits,
+        target,
+        f"logits of shape {shape} scaled to {scale:g}, {dtype_name(dtype)} (autograd of F.cross_entropy as reference)",
+    )
 
 
 def test_cross_entropy_equal_logits(impl):
     """Rows of equal huge logits (all tied at the maximum): softmax is uniform, loss log C."""
     logits = torch.full((2, 4), 1e4, dtype=f32)
     logits[1] = -1e4
-    check_large_logits(impl, logits, torch.tensor([3, 0]),
-                       "logits all 1e4 (row 0) or all -1e4 (row 1), float32 (autograd as reference)")
+    check_large_logits(
+        impl,
+        logits,
+        torch.tensor([3, 0]),
+        "logits all 1e4 (row 0) or all -1e4 (row 1), float32 (autograd as reference)",
+    )
