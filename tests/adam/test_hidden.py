@@ -162,6 +162,8 @@ def test_class_does_not_modify_gradients(impl):
             for grads in (g, torch.zeros(2, 2))
         ]
         # ... and it did update its parameter: after a zero gradient, momentum and decay still move it.
+        if not all(bool(torch.isfinite(step).all()) for step in steps):
+            fail(f"{call}: the parameter holds NaN or infinite values after steps from finite values.")
         if bool((steps[1] == steps[0]).all()):
             fail(
                 f"{call}: a step with a zero gradient after a first step left the parameter where it "

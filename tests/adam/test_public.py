@@ -315,9 +315,17 @@ def test_adam_step_leaves_inputs_unchanged(impl, decoupled):
     out = call_checking_inputs(impl.adam_step, args, call=call, mistake=MISTAKE["inputs-modified-in-place"])
     # ... and returning copies of the inputs is not the point: each output must have moved (the
     # values themselves are the other tests' business).
+    if not (isinstance(out, (tuple, list)) and len(out) == 3):
+        fail(f"{call} should return (new_param, new_m, new_v), three new tensors; got {type(out).__name__}.")
     for name, k, start in (("new_param", 0, p), ("new_m", 1, m), ("new_v", 2, v)):
-        if isinstance(out, tuple) and len(out) == 3 and is_close(out[k], start, rtol=0, atol=0):
+        got = out[k]
+        if not isinstance(got, torch.Tensor) or got.shape != start.shape:
+            shown = f"a tensor of shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else type(got).__name__
+            fail(f"{call} returned {name} as {shown}, not a new tensor of shape {tuple(start.shape)}.")
+        if is_close(got, start, rtol=0, atol=0):
             fail(f"{call} returned {name} equal to its input: an update moves it.")
+        if not bool(torch.isfinite(got).all()):
+            fail(f"{call} returned {name} with NaN or infinite values, from finite inputs: not a result.")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -587,9 +587,15 @@ def test_inputs_unchanged(impl):
         out = call_checking_inputs(fn, args, call=call, mistake=MISTAKE["inputs-modified-in-place"])
         # ... and each output holds something: zeros everywhere is not a result for these inputs
         # (whether it is the right one is the other tests' business).
-        outputs = out if len(names) > 1 and isinstance(out, (tuple, list)) else [out]
+        if len(names) > 1 and not (isinstance(out, (tuple, list)) and len(out) == len(names)):
+            fail(f"{call} should return {len(names)} new tensors ({', '.join(names)}); got {type(out).__name__}.")
+        outputs = out if len(names) > 1 else [out]
         for name, value in zip(names, outputs):
-            if isinstance(value, torch.Tensor) and value.numel() and not bool(value.any()):
+            if not isinstance(value, torch.Tensor):
+                fail(f"{name} from {call} is {type(value).__name__}, not a new tensor.")
+            if not bool(torch.isfinite(value).all()):
+                fail(f"{name} from {call} holds NaN or infinite values, from finite inputs: not a result.")
+            if value.numel() and not bool(value.any()):
                 fail(
                     f"{name} (of shape {tuple(value.shape)}) from {call} is all zeros, for float64 inputs of "
                     f"shape (3, 4) where it is not."
