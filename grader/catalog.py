@@ -29,6 +29,20 @@ class Topic:
     forbidden_reason: str = ""
 
 
+# Autograd by every door but the torch.autograd module itself (which conv names function by
+# function): the functional API, .backward(), switching gradients on (by method, keyword or
+# assignment), and calling the recorded backward functions directly through .grad_fn.
+NO_AUTOGRAD = (
+    "torch.func",
+    ".backward",
+    "torch.Tensor.backward",
+    ".requires_grad_",
+    "torch.Tensor.requires_grad_",
+    "requires_grad=",
+    ".requires_grad",
+    ".grad_fn",
+)
+
 TOPICS: tuple[Topic, ...] = (
     Topic(
         name="adam",
@@ -48,19 +62,7 @@ TOPICS: tuple[Topic, ...] = (
         "cross-entropy losses, then the gradients of a whole network by hand; "
         "checked against PyTorch autograd and central differences.",
         points=10,
-        forbidden=(
-            "torch.autograd",
-            "torch.func",
-            ".backward",
-            "torch.Tensor.backward",
-            ".requires_grad_",
-            "torch.Tensor.requires_grad_",
-            "requires_grad=",
-            # the same escape by other doors: switching autograd on by assignment, and
-            # calling the recorded backward functions directly
-            ".requires_grad",
-            ".grad_fn",
-        ),
+        forbidden=("torch.autograd", *NO_AUTOGRAD),
         forbidden_reason="the point of this topic is to apply the chain rule yourself, without autograd",
     ),
     Topic(
@@ -106,14 +108,7 @@ TOPICS: tuple[Topic, ...] = (
             "torch._C._VariableFunctions",
             "torch.ops.aten",
             "torch.autograd",
-            "torch.func",
-            ".backward",
-            "torch.Tensor.backward",
-            ".requires_grad_",
-            "torch.Tensor.requires_grad_",
-            "requires_grad=",
-            ".requires_grad",
-            ".grad_fn",
+            *NO_AUTOGRAD,
         ),
         prerequisites=("backprop",),
         forbidden_reason="the point of this topic is to write the cells and backpropagation "
@@ -175,14 +170,7 @@ TOPICS: tuple[Topic, ...] = (
             "torch.autograd.function",
             "torch.autograd.functional",
             "torch.autograd.gradcheck",
-            "torch.func",
-            ".backward",
-            "torch.Tensor.backward",
-            ".requires_grad_",
-            "torch.Tensor.requires_grad_",
-            "requires_grad=",
-            ".requires_grad",
-            ".grad_fn",
+            *NO_AUTOGRAD,
             # the same kernels in other dimensions or wrappers (a conv2d is a conv3d of
             # depth 1; an adaptive pool is a pool)
             "torch.conv1d",
