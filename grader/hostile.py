@@ -416,28 +416,31 @@ if _text:
 )
 
 
-def build(folder: Path, root: Path, neighbour: Path, port: int, solution: str) -> dict[str, Path]:
-    """Write every case as `folder/<name>/`; returns {name: submission folder}. `solution` is the
-    text of solutions/adam.py, with its solution markers (the stub is generated from it)."""
+def write_cases(folder: Path, cases, solution: str, **places: object) -> dict[str, Path]:
+    """Write each case as `folder/<name>/`; returns {name: submission folder}. `solution` is the
+    text of solutions/adam.py, with its solution markers (the stub is generated from it); "{stub}"
+    and "{reference}" expand, and so does "{key}" for each keyword in `places`."""
     stub = stubs.make_stub(solution)
     reference = stubs.strip_markers(solution)
     if stub == reference:
-        raise ValueError("build() needs the reference with its solution markers")
+        raise ValueError("the cases need the reference with its solution markers")
     made = {}
-    for case in CASES:
+    for case in cases:
         target = folder / case.name
         target.mkdir(parents=True)
         for name, text in case.files.items():
-            text = (
-                text.replace("{stub}", stub)
-                .replace("{reference}", reference)
-                .replace("{root}", str(root))
-                .replace("{neighbour}", str(neighbour))
-                .replace("{port}", str(port))
-            )
+            text = text.replace("{stub}", stub).replace("{reference}", reference)
+            for key, value in places.items():
+                text = text.replace("{" + key + "}", str(value))
             (target / name).write_text(text, encoding="utf-8")
         made[case.name] = target
     return made
+
+
+def build(folder: Path, root: Path, neighbour: Path, port: int, solution: str) -> dict[str, Path]:
+    """Write every case of CASES (write_cases), with the project folder, a neighbour's folder and a
+    listening port filled in."""
+    return write_cases(folder, CASES, solution, root=root, neighbour=neighbour, port=port)
 
 
 def escapes(case: Case, root: Path, neighbour: Path) -> list[Path]:

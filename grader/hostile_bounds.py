@@ -26,8 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import stubs
-from grader.hostile import Case, _sabotage
+from grader.hostile import Case, _sabotage, write_cases
 
 # How the recorder below writes values that only tests/adam/test_hidden.py passes (never the public
 # suite): the wide matrix's and the five-parameter class's shapes, and two settings. (Not "0.9999"
@@ -152,16 +151,5 @@ CASES = (
 
 
 def build(folder: Path, solution: str) -> dict[str, Path]:
-    """Write every case as `folder/<name>/`; returns {name: submission folder}. `solution` is the
-    text of solutions/adam.py, with its solution markers (as for grader/hostile.py's build)."""
-    stub, reference = stubs.make_stub(solution), stubs.strip_markers(solution)
-    if stub == reference:
-        raise ValueError("build() needs the reference with its solution markers")
-    made = {}
-    for case in CASES:
-        target = folder / case.name
-        target.mkdir(parents=True)
-        for name, text in case.files.items():
-            (target / name).write_text(text.replace("{stub}", stub).replace("{reference}", reference), encoding="utf-8")
-        made[case.name] = target
-    return made
+    """Write every case as `folder/<name>/` (grader/hostile.py's write_cases); returns {name: folder}."""
+    return write_cases(folder, CASES, solution)
