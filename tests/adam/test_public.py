@@ -72,25 +72,8 @@ def torch_adam(
             vs.append(opt.state[p]["exp_avg_sq"].clone())
         return params, ms, vs
     p, m, v = param0.detach().clone(), torch.zeros_like(param0), torch.zeros_like(param0)
-    step = torch.tensor(0.0)
-    for g in grads:
-        functional_adam(
-            [p],
-            [g.detach().clone()],
-            [m],
-            [v],
-            [],
-            [step],
-            foreach=False,
-            decoupled_weight_decay=decoupled_weight_decay,
-            amsgrad=False,
-            beta1=betas[0],
-            beta2=betas[1],
-            lr=lr,
-            weight_decay=weight_decay,
-            eps=eps,
-            maximize=False,
-        )
+    for step, g in enumerate(grads, start=1):
+        p, m, v = torch_one_step(p, g, m, v, step, **hp)
         params.append(p.clone())
         ms.append(m.clone())
         vs.append(v.clone())
