@@ -6,7 +6,7 @@
 #   make hint topic=adam [n=2]      the next hint, or hints 1..n
 #   make diff topic=adam            your file against the reference
 #   make stubs                      regenerate exercises/ from solutions/ (backs up what it replaces)
-#   make check                      the project's own tests (what CI runs)
+#   make check                      the project's own tests (what CI runs); topic=T: only T's suites
 #   make lint                       ruff's lint and format checks (part of make check)
 #   make margins [topic=adam]       the share of its tolerance correct code uses, per test
 #   make release out=DIR            the copy a class receives (no solutions, no hidden tests)
@@ -54,7 +54,7 @@ topics: $(READY)
 	@$(PY) -m grader topics
 
 check: $(READY)
-	@$(PY) -m grader check
+	@$(PY) -m grader check $(if $(topic),--topics $(topic))
 
 lint: $(READY)
 	@$(PY) -m grader lint

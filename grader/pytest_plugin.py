@@ -38,6 +38,10 @@ def pytest_addoption(parser):
         default=None,
         help="record the share of its tolerance each comparison uses (grader/margins.py)",
     )
+    group.addoption("--kata-record", default=None, help="store the answer key's results here (grader/answers.py)")
+    group.addoption(
+        "--kata-answers", default=None, help="public tests read the answer key's results from here, as in a release"
+    )
 
 
 def pytest_configure(config):
@@ -50,10 +54,19 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): weight of this test in the topic's score (default 1)")
     if config.getoption("--kata-report"):
         config.pluginmanager.register(Collector(), "kata-collector")
+    from grader import answers
+
+    answers.configure(record=config.getoption("--kata-record"), stored=config.getoption("--kata-answers"))
     if config.getoption("--kata-margins"):
         from grader.margins import Recorder
 
         config.pluginmanager.register(Recorder(config.getoption("--kata-margins")), "kata-margins")
+
+
+def pytest_sessionfinish(session):
+    from grader import answers
+
+    answers.save()
 
 
 def pytest_collection_modifyitems(items):

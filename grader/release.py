@@ -1,8 +1,10 @@
 """`python -m grader release OUT`: the copy of the project a class receives.
 
-It holds the stubs, the public tests with their helpers (mistakes, oracles, drivers, hints), the
-harness, the docs and the Makefile; it leaves out `solutions/` and the files in PROJECT_ONLY (hidden
-tests, and the mutant files, which quote the reference). In the
+It holds the stubs, the public tests with their helpers (mistakes, drivers, hints), the harness,
+the docs and the Makefile; it leaves out `solutions/` and the files in PROJECT_ONLY (hidden tests,
+and the mutant files, which quote the reference). A topic's answer key (`tests/<topic>/key.py`, code
+that implements the exercise to predict outputs: grader/answers.py) is replaced by its results for
+the public tests, recorded on the reference when the release is made (`answers.pt`). In the
 release, `make test`, `make grade` and `make hint` work as in the full project; `make diff` says
 there is no reference, and `make check` (which needs the references) is the project's, not the
 class's.
@@ -10,10 +12,11 @@ class's.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from pathlib import Path
 
-from grader import paths
+from grader import answers, catalog, paths, runner
 
 TOP_FILES = ["Makefile", "README.md", "requirements.txt", "pyproject.toml", ".gitignore"]
 TOP_DIRS = ["exercises", "grader", "tests", "docs", "data", "provided", "demos", "bench"]
@@ -39,4 +42,24 @@ def build(out: Path) -> list[str]:
         if (paths.ROOT / name).is_dir():
             shutil.copytree(paths.ROOT / name, out / name, ignore=_ignore)
             written.append(name + "/")
+    for topic in catalog.names():
+        replace_key(topic, out / "tests" / topic)
     return written
+
+
+def replace_key(topic: str, folder: Path) -> None:
+    """Record the topic's answer key on the reference's public suite into folder/answers.pt and
+    write folder/key.py as the module that reads them. Nothing to do for a topic without a key."""
+    if not (paths.topic_tests(topic) / "key.py").is_file():
+        return
+    functions = answers.key_functions(importlib.import_module(f"tests.{topic}.key"))
+    status, records, output = runner.run_subprocess(
+        topic, str(paths.SOLUTIONS), "public", extra=(f"--kata-record={folder / answers.ANSWERS_FILE}",)
+    )
+    failed = [r["nodeid"] for r in records if r["outcome"] != "passed"]
+    if status != 0 or failed or not records:
+        raise RuntimeError(
+            f"{topic}: recording the answer key needs the reference to pass its public tests; "
+            f"exit {status}, not passing: {failed[:5]}\n{output[-1500:]}"
+        )
+    (folder / "key.py").write_text(answers.released_key_module(topic, functions), encoding="utf-8")

@@ -189,6 +189,7 @@ def _judge(kind: str, item, records: list[dict], status: int, output: str) -> tu
     named = [r for r in failed if tag in r["message"]]
     counts["caught"] = bool(failed)
     counts["named"] = bool(named)
+    counts["public"] = any(r["suite"] == "public" for r in named)  # named by what a class release ships
     if not failed:
         return False, "the suite passes on this mutant", counts
     if not named:
@@ -262,20 +263,35 @@ def run(
     with sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="kata-check-") as tmp:
         tmp = Path(tmp)
         all_jobs = [(topic, *job) for topic in topics for job in _topic_jobs(topic, tmp)]
+        all_jobs.sort(key=lambda job: job[1] != "reference")  # the references first: the others read their answers
         (tmp / "runs").mkdir()
         reports = [tmp / "runs" / f"report-{i}.json" for i in range(len(all_jobs))]
         margin_files = [tmp / "runs" / f"margins-{i}.json" for i in range(len(all_jobs))]
 
-        def extra(kind: str, index: int) -> tuple[str, ...]:
+        # The answer key (grader/answers.py): the reference run records its results for the public
+        # tests, and every other run of the topic reads them as a class release does, so the kill
+        # table below is what the released public tests (with the hidden ones live) catch and name.
+        (tmp / "answers").mkdir()
+        keyed = {t for t in topics if (paths.topic_tests(t) / "key.py").is_file()}
+        reference_at = {job[0]: i for i, job in enumerate(all_jobs) if job[1] == "reference"}
+
+        def extra(topic: str, kind: str, index: int) -> tuple[str, ...]:
+            flags: tuple[str, ...] = ()
+            if topic in keyed:
+                where = tmp / "answers" / f"{topic}.pt"
+                flags += (f"--kata-record={where}",) if kind == "reference" else (f"--kata-answers={where}",)
             if kind == "sandboxed":
-                return ("--kata-sandbox",)
+                flags += ("--kata-sandbox",)
             if kind in ("reference", "alternative"):  # correct code: how much tolerance it uses
-                return (f"--kata-margins={margin_files[index]}",)
-            return ()
+                flags += (f"--kata-margins={margin_files[index]}",)
+            return flags
 
         runs = [
-            (runner.pytest_args(topic, str(folder), "all", report, extra(kind, i)), kind in COLD_KINDS)
+            (runner.pytest_args(topic, str(folder), "all", report, extra(topic, kind, i)), kind in COLD_KINDS)
             for i, ((topic, kind, _label, folder, _item), report) in enumerate(zip(all_jobs, reports))
+        ]
+        after = [
+            None if kind == "reference" or topic not in keyed else reference_at[topic] for topic, kind, *_ in all_jobs
         ]
         verdicts: list = [None] * len(all_jobs)
         left = {t: sum(1 for j in all_jobs if j[0] == t) for t in topics}
@@ -300,7 +316,7 @@ def run(
                     flush=True,
                 )
 
-        warm.run_suites(runs, tmp / "runs", workers, timeout, ended)
+        warm.run_suites(runs, tmp / "runs", workers, timeout, ended, after=after)
         recorded: dict[str, dict[str, dict[str, float]]] = {}  # topic -> variant -> test -> share
         for (topic, kind, label, _folder, _item), path in zip(all_jobs, margin_files):
             if kind in ("reference", "alternative"):
@@ -319,6 +335,7 @@ def run(
                     item.mistake,
                     counts.get("caught", False),
                     counts.get("named", False),
+                    counts.get("public", False),
                     counts.get("failed", 0),
                     len(records),
                 )
@@ -333,14 +350,18 @@ def run(
             problems.append(f"{topic} {kind} {label}: {problem}")
 
     print("\nKill table (each known mistake applied to the reference):")
-    print(f"{'topic':10} {'mutant':26} {'must be named as':26} {'caught':7} {'named':6} failing tests")
-    for topic, label, mistake, caught, named, failed, total in kill_rows:
+    print(f"{'topic':10} {'mutant':26} {'must be named as':26} {'caught':7} {'named':6} {'by public':10} failing tests")
+    for topic, label, mistake, caught, named, public, failed, total in kill_rows:
         print(
             f"{topic:10} {label:26} {mistake:26} {'yes' if caught else 'NO':7} "
-            f"{'yes' if named else 'NO':6} {failed}/{total}"
+            f"{'yes' if named else 'NO':6} {'yes' if public else 'no':10} {failed}/{total}"
         )
     caught = sum(1 for r in kill_rows if r[3] and r[4])
-    print(f"{caught}/{len(kill_rows)} mutants caught and named.  ({time.monotonic() - start:.1f} s)")
+    public = sum(1 for r in kill_rows if r[5])
+    print(
+        f"{caught}/{len(kill_rows)} mutants caught and named; {public} named by the public tests as a class "
+        f"release runs them (answer key stored).  ({time.monotonic() - start:.1f} s)"
+    )
     print(
         f"\nMargins: the most of a tolerance any correct variant uses (at most {margins.LIMIT:g}; "
         f"`make margins topic=T` lists every test):"

@@ -300,18 +300,30 @@ def run_suites(
     timeout: float,
     on_end=None,
     preload: tuple[str, ...] = PRELOAD,
+    after: list[int | None] | None = None,
 ) -> list[tuple[int, str, float]]:
     """Run each (pytest args, cold) with at most `workers` at once; returns, in the
     order given, (exit status, output, seconds) per run. Output files go to `folder`. A run killed at
     `timeout` seconds gets status 124 and output ending "(killed: timed out after S s)". `on_end(index, result)`
-    is called as each run ends (progress). `preload`: the modules the server imports first."""
+    is called as each run ends (progress). `preload`: the modules the server imports first.
+    `after[i]`, if given and not None, is the index of a run that must end before run i starts (a
+    run reading what another writes); runs otherwise start in the order given."""
     results: list = [None] * len(runs)
     queue = deque(range(len(runs)))
     going = 0
+
+    def ready(index: int) -> bool:
+        return after is None or after[index] is None or results[after[index]] is not None
+
     with Server(timeout, preload) as server:
         while queue or going:
             while queue and going < workers:
-                index = queue.popleft()
+                index = next((i for i in queue if ready(i)), None)
+                if index is None:
+                    if not going:
+                        raise ValueError("run_suites: runs wait on runs that never start")
+                    break
+                queue.remove(index)
                 args, cold = runs[index]
                 server.submit(index, args, folder / f"run-{index}.out", cold)
                 going += 1

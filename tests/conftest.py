@@ -10,4 +10,5 @@ from grader.pytest_plugin import (  # noqa: F401  (pytest finds hooks and fixtur
     pytest_configure,
     pytest_runtest_call,
     pytest_runtest_makereport,
+    pytest_sessionfinish,
 )

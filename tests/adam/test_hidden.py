@@ -9,7 +9,8 @@ import torch
 
 from grader.checks import fail
 from grader.kit import F32, F64, call_checking_inputs, cases, check_outputs, describe, rand, randn, tensor_list
-from tests.adam.mistakes import MISTAKE, step_mistakes
+from tests.adam.key import step_mistakes
+from tests.adam.mistakes import MISTAKE
 from tests.adam.test_public import (
     OUTPUTS,
     call_step,

@@ -11,7 +11,8 @@ from torch.optim.adam import adam as functional_adam  # what torch.optim.Adam.st
 
 from grader.checks import fail, is_close
 from grader.kit import F32, F64, Tol, call_checking_inputs, cases, check_outputs, describe, randn, tensor_list
-from tests.adam.mistakes import MISTAKE, first_step_mistakes, step_mistakes
+from tests.adam.key import first_step_mistakes, step_mistakes
+from tests.adam.mistakes import MISTAKE
 
 OUTPUTS = ("new_param", "new_m", "new_v")
 
@@ -143,9 +144,12 @@ def check_trajectory(impl, param0, grads, expected, case: str, **hp) -> None:
     scale = max(float(g.abs().max()) for g in grads) if param0.numel() else 1.0
     tols = [tol(param0.dtype, s, n) for s in (1.0, scale, scale * scale)]
     p, m, v = param0.clone(), torch.zeros_like(param0), torch.zeros_like(param0)
-    inputs, outputs = [], ([], [], [])
+    inputs, nears, outputs = [], [], ([], [], [])
     for step, g in enumerate(grads, start=1):
         inputs.append((p, g, m, v, step))
+        # Named mistakes are predicted for every step before it is checked (the release stores them
+        # per step: grader/answers.py); they are computed only for a step that fails.
+        nears.append(step_mistakes(p, g, m, v, step, **hp))
         out = call_step(impl, p, g, m, v, step, **hp)
         if not (
             isinstance(out, tuple)
@@ -171,7 +175,7 @@ def check_trajectory(impl, param0, grads, expected, case: str, **hp) -> None:
         of="adam_step",
         case=f"{case}, step {step + 1} of {n} (torch.optim.Adam as reference)",
         tol=tols,
-        near=step_mistakes(*args, **hp),
+        near=nears[step],
     )
 
 
@@ -179,6 +183,8 @@ def check_class_trajectory(impl, params0, grads_per_step, expected, case: str, *
     """impl.Adam over several parameters must follow `expected` (one trajectory per parameter):
     both what `step` returns and what `params` holds afterwards, at every step."""
     count, n = len(params0), len(grads_per_step)
+    # On the first step m = v = 0, so a mistake of one update can be recognised (on all parameters).
+    first_near = first_step_mistakes(params0, grads_per_step[0], **hp)
     mine = impl.Adam([p.clone() for p in params0], **hp)
     returned, held = [[] for _ in params0], [[] for _ in params0]
     for grads in grads_per_step:
@@ -199,8 +205,7 @@ def check_class_trajectory(impl, params0, grads_per_step, expected, case: str, *
     step = min(bad)
     where = f"{case}, step {step + 1} of {n} (torch.optim.Adam as reference)"
     names = [f"parameter {i}" for i in range(count)]
-    # On the first step m = v = 0, so a mistake of one update can be recognised (on all parameters).
-    near = first_step_mistakes(params0, grads_per_step[0], **hp) if step == 0 else None
+    near = first_near if step == 0 else None
     truth = [e[step] for e in expected]
     check_outputs([r[step] for r in returned], truth, names=names, of="Adam.step", case=where, tol=tols, near=near)
     check_outputs([h[step] for h in held], truth, names=names, of="Adam.params after the step", case=where, tol=tols)

@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from grader.kit import EXACT, F32, F64, check_output, dtype_name, randn, scale_of
-from tests.backprop.mistakes import mistakes_of, predict_relu
+from tests.backprop.key import mistakes_of
 from tests.backprop.test_public import (
-    PREDICT,
     TOL_FD,
     autograd_activation,
     autograd_linear,
@@ -161,7 +160,7 @@ def test_relu_backward_many_ties(impl, dtype):
         of="relu_backward",
         case=f"x integers in [-2, 2] with ties at 0, shape (6, 7), {dtype_name(dtype)} (exact)",
         tol=EXACT,
-        near=mistakes_of(predict_relu, g, x),
+        near=mistakes_of("relu", g, x),
     )
 
 
@@ -180,7 +179,7 @@ def test_activation_backward_saturated(impl, name, dtype):
         of=f"{name}_backward",
         case=f"y = {name}(x), x up to +-30, {dtype_name(dtype)} (autograd at x as reference)",
         tol=tol(dtype, scale_of(expected)),
-        near=mistakes_of(PREDICT[name], g, y),
+        near=mistakes_of(name, g, y),
     )
 
 

@@ -28,20 +28,8 @@ from grader.kit import (
     scale_of,
     tensor_list,
 )
-from tests.backprop.mistakes import (
-    ACT_FNS,
-    MISTAKE,
-    mistakes_of,
-    network_mistakes,
-    predict_ce,
-    predict_linear,
-    predict_mse,
-    predict_relu,
-    predict_sigmoid,
-    predict_tanh,
-)
-
-PREDICT = {"relu": predict_relu, "tanh": predict_tanh, "sigmoid": predict_sigmoid}
+from tests.backprop.key import mistakes_of, network_mistakes
+from tests.backprop.mistakes import ACT_FNS, MISTAKE
 
 # ---------------------------------------------------------------------------------------------------
 # Tolerances, with their reasons.
@@ -286,7 +274,7 @@ def check_linear(impl, grad_out, x, weight, expected, case: str, tolerance: Tol 
         of="linear_backward",
         case=case,
         tol=tolerance or scaled_tol(x.dtype),
-        near=mistakes_of(predict_linear, grad_out, x, weight),
+        near=mistakes_of("linear", grad_out, x, weight),
     )
 
 
@@ -304,7 +292,7 @@ def check_loss(impl, fn: str, pred, target, expected, case: str, tolerance: Tol 
         of=fn,
         case=case,
         tol=tolerance,
-        near=mistakes_of(predict_mse if fn == "mse_loss" else predict_ce, pred, target),
+        near=mistakes_of("mse" if fn == "mse_loss" else "ce", pred, target),
     )
 
 
@@ -385,7 +373,7 @@ def test_relu_backward_by_hand(impl):
         of="relu_backward",
         case="x = [-2, -1e-30, -0.0, 0.0, 1e-30, 3], grad_out = [1, 2, 3, 4, 5, 6] (exact)",
         tol=EXACT,
-        near=mistakes_of(predict_relu, g, x),
+        near=mistakes_of("relu", g, x),
     )
 
 
@@ -411,7 +399,7 @@ def test_tanh_sigmoid_backward(impl, name):
         of=f"{name}_backward",
         case=f"y = {BY_HAND[name][0]}, grad_out = {BY_HAND[name][1]}, float64 (by hand)",
         tol=TOL64,
-        near=mistakes_of(PREDICT[name], g, y),
+        near=mistakes_of(name, g, y),
     )
     gen = torch.Generator().manual_seed(3)
     x, g = randn((4, 6), gen, F32, 2.0), randn((4, 6), gen, F32)
@@ -423,7 +411,7 @@ def test_tanh_sigmoid_backward(impl, name):
         of=f"{name}_backward",
         case=f"y = {name}(x) with x of shape (4, 6), float32 (autograd at x as reference)",
         tol=tol(F32, scale_of(expected)),
-        near=mistakes_of(PREDICT[name], g, y),
+        near=mistakes_of(name, g, y),
     )
 
 
