@@ -12,8 +12,10 @@ class's.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import shutil
+import textwrap
 from pathlib import Path
 
 from grader import answers, catalog, paths, runner
@@ -63,3 +65,54 @@ def replace_key(topic: str, folder: Path) -> None:
             f"exit {status}, not passing: {failed[:5]}\n{output[-1500:]}"
         )
     (folder / "key.py").write_text(answers.released_key_module(topic, functions), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The proof that a release holds no answer key (grader/tests/test_release.py)
+
+
+def api_names(topic: str) -> set[str]:
+    """The names of the topic's API: the public top-level functions and classes of its reference."""
+    tree = ast.parse((paths.SOLUTIONS / f"{topic}.py").read_text(encoding="utf-8"))
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+    }
+
+
+def named_like_the_api(folder: Path, topic: str) -> list[tuple[str, str, str, str]]:
+    """(file name, name, the file's plain imports, source) for every function or class
+    defined anywhere in folder/*.py whose name is one of the topic's API: the candidates for an answer
+    key a student could copy."""
+    names, found = api_names(topic), []
+    for path in sorted(folder.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        imports = [
+            ast.get_source_segment(text, n)
+            for n in tree.body
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+            and not any(m.startswith(("tests", "grader", "__future__")) for m in _imported_modules(n))
+        ]
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names:
+                source = ast.get_source_segment(text, node)
+                found.append((path.name, node.name, "\n".join(imports), textwrap.dedent(source)))
+    return found
+
+
+def _imported_modules(node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.ImportFrom):
+        return [node.module or ""]
+    return [alias.name for alias in node.names]
+
+
+def with_replaced(reference: str, name: str, imports: str, source: str) -> str:
+    """The reference with its top-level definition of `name` replaced by `imports` (what `source`
+    needs) and `source`."""
+    tree = ast.parse(reference)
+    node = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name)
+    lines = reference.splitlines()
+    start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+    return "\n".join([*lines[:start], imports, source, *lines[node.end_lineno :]]) + "\n"
