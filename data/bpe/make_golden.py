@@ -24,8 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bpe.corpus import english_like  # noqa: E402
-from tests.bpe.oracle import GPT2_PATTERN, GPT4_PATTERN  # noqa: E402
+from tests.bpe.corpus import GPT2_PATTERN, GPT4_PATTERN, english_like  # noqa: E402
 
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN, None: None}
 

@@ -1,4 +1,4 @@
-"""Corpora for the BPE suite and benchmark, generated here (nothing is downloaded).
+"""Inputs of the BPE suite and benchmark, generated here (nothing is downloaded).
 
 `english_like(n_chars, seed)` writes seeded, English-looking prose: a Zipf-distributed vocabulary
 of made-up and common words, capitals, contractions ('s, 't, 're, ...), numbers (years, prices,
@@ -11,12 +11,20 @@ spaces (33..126): on those bytes the `tokenizers` BPE trainer breaks ties betwee
 pairs exactly as this kata does (smallest pair first), so its merges must equal ours one for one.
 With spaces or non-ASCII bytes, its ByteLevel alphabet orders some bytes differently (the space is
 shown as U+0120 and sorts after the letters), and only the number of merges is comparable.
+
+GPT2_PATTERN and GPT4_PATTERN are the split patterns the texts are cut with (GPT-2's, and GPT-4's
+cl100k_base, as OpenAI published them); the stub carries the same constants.
 """
 
 from __future__ import annotations
 
 import random
 
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+GPT4_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
+    r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
+)
 COMMON = (
     "the of and to in is was for on that with as by at from it he she they we you this be "
     "are not or his her their an which had have but one all were when there can more if "
@@ -27,67 +35,17 @@ COMMON = (
     "work long get here between both life being under never day same another know while "
     "last might us great old year off come since against go came right used take three"
 ).split()
-ONSETS = [
-    "b",
-    "c",
-    "d",
-    "f",
-    "g",
-    "h",
-    "j",
-    "k",
-    "l",
-    "m",
-    "n",
-    "p",
-    "r",
-    "s",
-    "t",
-    "v",
-    "w",
-    "br",
-    "ch",
-    "cl",
-    "dr",
-    "fl",
-    "gr",
-    "pl",
-    "pr",
-    "sh",
-    "st",
-    "str",
-    "th",
-    "tr",
-    "wh",
-    "",
-]
-VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ee", "oo", "ou", "y"]
-CODAS = ["", "", "n", "r", "s", "t", "l", "nd", "ng", "st", "ck", "rt", "sh", "m"]
-SUFFIXES = ["", "", "", "s", "ed", "ing", "ly", "er", "tion", "ness", "ment", "able"]
+ONSETS = "b c d f g h j k l m n p r s t v w br ch cl dr fl gr pl pr sh st str th tr wh".split() + [""]
+VOWELS = "a e i o u ai ea ee oo ou y".split()
+CODAS = ["", "", *"n r s t l nd ng st ck rt sh m".split()]
+SUFFIXES = ["", "", "", *"s ed ing ly er tion ness ment able".split()]
 UNICODE_WORDS = [
-    "café",
-    "naïve",
-    "Zürich",
-    "façade",
-    "déjà",
-    "crème",
-    "São",
-    "Ångström",
-    "smörgåsbord",
-    "東京",
-    "日本語",
-    "北京",
-    "Москва",
-    "Ελλάδα",
-    "שלום",
-    "مرحبا",
-    "😀",
-    "🚀",
-    "👍🏽",
-    "e\u0301te\u0301",
+    *"café naïve Zürich façade déjà crème São Ångström smörgåsbord 東京 日本語 北京".split(),
+    *"Москва Ελλάδα שלום مرحبا 😀 🚀 👍🏽".split(),
+    "e\u0301te\u0301",  # decomposed: e + combining acute accent
     "n\u0303o",
 ]
-CONTRACTIONS = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
+CONTRACTIONS = "'s 't 're 've 'm 'll 'd".split()
 
 
 def _word(rng: random.Random) -> str:

@@ -8,6 +8,7 @@ throughout: ids and merges are integers.
 """
 
 import collections
+import hashlib
 import importlib.util
 import json
 import random
@@ -15,21 +16,20 @@ import random
 import pytest
 
 from grader import paths
-from tests.bpe.corpus import english_like, no_whitespace
-from tests.bpe.driver import (
-    call_text,
-    check_ids,
-    check_like_tokenizers,
-    check_merge_shape,
-    check_merges,
-    fail,
-    short,
-    train_call,
-)
+from grader.checks import fail
+from grader.kit import cases
+from tests.bpe.corpus import GPT2_PATTERN, GPT4_PATTERN, english_like, no_whitespace
+from tests.bpe.key import spelled
 from tests.bpe.mistakes import MISTAKE
-from tests.bpe.oracle import GPT2_PATTERN, GPT4_PATTERN, tokenizers_merges
-
-PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN, None: None}
+from tests.bpe.test_public import (
+    check_encoding,
+    check_ids,
+    check_merge_shape,
+    check_training,
+    short,
+    tokenizers_merges,
+    trained,
+)
 
 
 def _load_reference():
@@ -44,12 +44,11 @@ REF = _load_reference()
 
 
 def _golden() -> dict:
-    """The golden cases of data/bpe/make_golden.py, keyed by name, with their corpus regenerated
-    and checked against the recorded SHA-256."""
-    import hashlib
-
+    """The golden cases of data/bpe/make_golden.py, {name: (text, pattern, vocab_size, merges)}, with
+    their corpus regenerated and checked against the recorded SHA-256."""
     data = json.loads((paths.ROOT / "data" / "bpe" / "golden.json").read_text())
-    cases = {}
+    patterns = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN, None: None}
+    golden = {}
     for case in data["cases"]:
         text = english_like(case["n_chars"], case["seed"], case["unicode"])
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != case["sha256"]:
@@ -58,8 +57,8 @@ def _golden() -> dict:
                 "makes the same text; run `.venv/bin/python data/bpe/make_golden.py`."
             )
         merges = {tuple(pair): 256 + k for k, pair in enumerate(case["merges"])}
-        cases[case["name"]] = (text, PATTERNS[case["pattern"]], case["vocab_size"], merges)
-    return cases
+        golden[case["name"]] = (text, patterns[case["pattern"]], case["vocab_size"], merges)
+    return golden
 
 
 GOLDEN = _golden()
@@ -78,28 +77,15 @@ def test_train_fast_equals_train_on_larger_corpora(impl, name):
     """train_fast gives exactly the reference train's merges on 12,000 to 60,000 characters."""
     text, pattern, vocab_size, expected = GOLDEN[name]
     stops = len(expected) < vocab_size - 256
-    result = train_call(impl, "train_fast", text, vocab_size, pattern, stops_early=stops)
-    check_merges(
-        result,
-        expected,
-        call=f"train_fast(corpus {name}, {vocab_size}, pattern)",
-        case=f"{len(text)} characters of generated text; golden merges of train in data/bpe/golden.json"
-        + ("; it runs out of pairs" if stops else ""),
-        impl=impl,
-    )
+    case = f"corpus {name}, {len(text)} characters; golden merges of train in data/bpe/golden.json"
+    check_training(impl, "train_fast", text, vocab_size, expected, pattern, case=case, stops_early=stops)
 
 
 def test_train_without_pattern_on_6000_characters(impl):
     """train with no pattern (the whole text is one chunk) matches the golden merges."""
-    text, pattern, vocab_size, expected = GOLDEN["6k-no-pattern-400"]
-    result = train_call(impl, "train", text, vocab_size)
-    check_merges(
-        result,
-        expected,
-        call=f"train(corpus, {vocab_size})",
-        case=f"{len(text)} characters, no pattern; golden merges in data/bpe/golden.json",
-        impl=impl,
-    )
+    text, _, vocab_size, expected = GOLDEN["6k-no-pattern-400"]
+    case = f"{len(text)} characters, no pattern; golden merges in data/bpe/golden.json"
+    check_training(impl, "train", text, vocab_size, expected, case=case)
 
 
 @pytest.mark.points(2)
@@ -108,13 +94,20 @@ def test_train_and_train_fast_on_small_corpora(impl, name):
     """train and train_fast give the golden merges on 3,000 characters (GPT-2, GPT-4, much Unicode)."""
     text, pattern, vocab_size, expected = GOLDEN[name]
     for fn in ("train", "train_fast"):
-        result = train_call(impl, fn, text, vocab_size, pattern)
-        check_merges(
-            result,
-            expected,
-            call=f"{fn}(corpus {name}, {vocab_size}, pattern)",
-            case=f"{len(text)} characters; golden merges of train in data/bpe/golden.json",
-            impl=impl,
+        case = f"corpus {name}; golden merges of train in data/bpe/golden.json"
+        check_training(impl, fn, text, vocab_size, expected, pattern, case=case)
+
+
+def check_merge_count(impl, fn: str, text: str, vocab_size: int) -> None:
+    """On ordinary text (spaces, Unicode) tokenizers orders some bytes differently: only the number
+    of merges it makes is compared."""
+    result, call = trained(impl, fn, (text, vocab_size, GPT2_PATTERN))
+    check_merge_shape(result, call)
+    expected = len(tokenizers_merges(text, vocab_size))
+    if len(result) != expected:
+        fail(
+            f"{call} on {len(text)} characters of ordinary generated text made {len(result)} merges; the "
+            f"tokenizers trainer makes {expected}.\n" + MISTAKE["wrong-number-of-merges"].sentence()
         )
 
 
@@ -123,51 +116,25 @@ def test_train_fast_against_tokenizers(impl):
     """tokenizers' trainer: the same merges on 30,000 characters without spaces (vocab 700), the
     same number to exhaustion, and the same count on ordinary text."""
     text = no_whitespace(english_like(30_000, seed=41))
-    check_like_tokenizers(
-        train_call(impl, "train_fast", text, 700, GPT2_PATTERN),
-        tokenizers_merges(text, 700),
-        call="train_fast(corpus, 700, GPT2_PATTERN)",
-        case=f"{len(text)} characters without spaces",
-        impl=impl,
-    )
+    case = f"{len(text)} characters without spaces, the tokenizers BPE trainer as reference"
+    check_training(impl, "train_fast", text, 700, tokenizers_merges(text, 700), GPT2_PATTERN, case=case)
     small = no_whitespace(english_like(3000, seed=42))
-    check_like_tokenizers(
-        train_call(impl, "train_fast", small, 20_000, GPT2_PATTERN, stops_early=True),
-        tokenizers_merges(small, 20_000),
-        call="train_fast(corpus, 20000, GPT2_PATTERN)",
-        case=f"{len(small)} characters without spaces, trained until no pair is left",
-        impl=impl,
-    )
-    spaced = english_like(10_000, seed=43)
-    result = train_call(impl, "train_fast", spaced, 500, GPT2_PATTERN)
-    check_merge_shape(result, "train_fast(corpus, 500, GPT2_PATTERN)")
-    expected = len(tokenizers_merges(spaced, 500))
-    if len(result) != expected:
-        fail(
-            f"train_fast(corpus, 500, GPT2_PATTERN) on {len(spaced)} characters of ordinary generated "
-            f"text made {len(result)} merges; the tokenizers trainer makes {expected}.\n"
-            + MISTAKE["wrong-number-of-merges"].sentence()
-        )
+    case = f"{len(small)} characters without spaces, trained until no pair is left, the tokenizers trainer as reference"
+    expected = tokenizers_merges(small, 20_000)
+    check_training(impl, "train_fast", small, 20_000, expected, GPT2_PATTERN, case=case, stops_early=True)
+    check_merge_count(impl, "train_fast", english_like(10_000, seed=43), 500)
 
 
 def test_train_counts_like_tokenizers(impl):
     """train makes as many merges as the tokenizers trainer (vocab 360) on ordinary text."""
-    text = english_like(2500, seed=44)
-    result = train_call(impl, "train", text, 360, GPT2_PATTERN)
-    check_merge_shape(result, "train(corpus, 360, GPT2_PATTERN)")
-    expected = len(tokenizers_merges(text, 360))
-    if len(result) != expected:
-        fail(
-            f"train(corpus, 360, GPT2_PATTERN) on {len(text)} characters made {len(result)} merges; the "
-            f"tokenizers trainer makes {expected}.\n" + MISTAKE["wrong-number-of-merges"].sentence()
-        )
+    check_merge_count(impl, "train", english_like(2500, seed=44), 360)
 
 
 @pytest.mark.points(2)
 def test_train_edge_texts(impl):
     """One emoji, a combining mark with and without GPT-2's split, a long run of one letter."""
     # 😀 = 240 159 152 128: three pairs seen once each; the smallest, (152, 128), goes first.
-    cases = [
+    edges = [
         ("😀", 300, None, {(152, 128): 256, (159, 256): 257, (240, 257): 258}),
         # e + U+0301 = 101 204 129; GPT-2 cuts it into 'e' and the mark (not a letter): one pair.
         ("e\u0301", 300, None, {(101, 204): 256, (256, 129): 257}),
@@ -177,15 +144,8 @@ def test_train_edge_texts(impl):
         ("aaaaa", 300, None, {(97, 97): 256, (256, 97): 257, (256, 257): 258}),
     ]
     for fn in ("train", "train_fast"):
-        for text, vocab_size, pattern, expected in cases:
-            result = train_call(impl, fn, text, vocab_size, pattern, stops_early=True)
-            check_merges(
-                result,
-                expected,
-                call=call_text(fn, text, vocab_size, *([pattern] if pattern else [])),
-                case="worked by hand",
-                impl=impl,
-            )
+        for text, vocab_size, pattern, expected in edges:
+            check_training(impl, fn, text, vocab_size, expected, pattern, case="worked by hand", stops_early=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,31 +153,25 @@ def test_train_edge_texts(impl):
 
 HELD_OUT = english_like(5000, seed=51)
 WITH_SPECIAL = "<|endoftext|>" + HELD_OUT[:2000] + "<|fim|><|fim|><|fim|>" + HELD_OUT[2000:] + "<|endoftext|>"
+HELD_OUT_CASES = {  # (text, merges, pattern, special tokens)
+    "gpt2": (HELD_OUT, GPT2_MERGES, GPT2_PATTERN, None),
+    "gpt4": (HELD_OUT, GPT4_MERGES, GPT4_PATTERN, None),
+    "gpt2-special": (WITH_SPECIAL, GPT2_MERGES, GPT2_PATTERN, SPECIAL),
+    "no-pattern": (HELD_OUT[:1500], GOLDEN["6k-no-pattern-400"][3], None, None),
+}
 
 
 @pytest.mark.points(3)
-@pytest.mark.parametrize("which", ["gpt2", "gpt4", "gpt2-special", "no-pattern"])
-def test_encode_held_out_text(impl, which):
+@pytest.mark.parametrize("text, merges, pattern, special", cases(HELD_OUT_CASES))
+def test_encode_held_out_text(impl, text, merges, pattern, special):
     """encode of 5,000 held-out characters with 344 to 444 golden merges matches the reference."""
-    merges, pattern = (GPT4_MERGES, GPT4_PATTERN) if which == "gpt4" else (GPT2_MERGES, GPT2_PATTERN)
-    text, special = (WITH_SPECIAL, SPECIAL) if which == "gpt2-special" else (HELD_OUT, None)
-    if which == "no-pattern":
-        text, pattern, merges = HELD_OUT[:1500], None, GOLDEN["6k-no-pattern-400"][3]
     expected = REF.encode(text, merges, pattern, special)
-    got = impl.encode(text, merges, pattern, special) if special else impl.encode(text, merges, pattern)
-    check_ids(
-        got,
-        expected,
-        call=f"encode(held-out text, merges{', pattern' if pattern else ''}{', special_tokens' if special else ''})",
-        case=f"{which}: {len(text)} characters, {len(merges)} merges, the reference as oracle",
-        impl=impl,
-    )
-    back = impl.decode(got, merges, special) if special else impl.decode(got, merges)
+    case = f"{len(text)} characters, {len(merges)} merges, the reference as oracle"
+    check_encoding(impl, text, merges, expected, pattern, special, case=case)
+    back = impl.decode(expected, merges, special) if special else impl.decode(expected, merges)
     if back != text:
-        fail(
-            f"decode(encode(held-out text)) does not give the text back ({which}); first difference at "
-            f"character {next((i for i, (a, b) in enumerate(zip(back, text)) if a != b), min(len(back), len(text)))}."
-        )
+        at = next((i for i, (a, b) in enumerate(zip(back, text)) if a != b), min(len(back), len(text)))
+        fail(f"decode(encode(held-out text)) does not give the text back; first difference at character {at}.")
 
 
 def random_text(rng: random.Random) -> str:
@@ -259,9 +213,7 @@ def test_round_trip_random_unicode(impl):
 def test_decode_bytes_like_python(impl):
     """decode of random ids (bytes and merged tokens) equals Python's bytes.decode(errors='replace')."""
     rng = random.Random(61)
-    vocab = dict(enumerate(bytes([i]) for i in range(256)))
-    for (a, b), new_id in GPT2_MERGES.items():
-        vocab[new_id] = vocab[a] + vocab[b]
+    vocab = [bytes([b]) for b in range(256)] + spelled(GPT2_MERGES)
     for _trial in range(40):
         ids = [
             rng.choice((rng.randrange(256), rng.randrange(256, 700), rng.randrange(128, 256)))
@@ -282,7 +234,12 @@ def test_decode_bytes_like_python(impl):
 @pytest.mark.points(2)
 def test_special_token_edge_cases(impl):
     """Special tokens with regex metacharacters, adjacent, overlapping, inside words, non-ASCII."""
-    cases = [
+    hello_world = [
+        *REF.encode("hello", GPT2_MERGES, GPT2_PATTERN),
+        1000,
+        *REF.encode("world", GPT2_MERGES, GPT2_PATTERN),
+    ]
+    edges = [
         # regex metacharacters must be taken literally
         ("x[MASK](.*)y", None, {"[MASK]": 300, "(.*)": 301}, [120, 300, 301, 121]),
         # overlapping at different places: the leftmost match wins, 'c' is left over
@@ -291,23 +248,14 @@ def test_special_token_edge_cases(impl):
         ("<|endoftext|>", GPT2_PATTERN, SPECIAL, [1000]),
         ("<|fim|><|endoftext|><|fim|>", GPT2_PATTERN, SPECIAL, [1001, 1000, 1001]),
         # inside a word, GPT-2's split around it
-        (
-            "hello<|endoftext|>world",
-            GPT2_PATTERN,
-            {"<|endoftext|>": 1000},
-            REF.encode("hello", GPT2_MERGES, GPT2_PATTERN) + [1000] + REF.encode("world", GPT2_MERGES, GPT2_PATTERN),
-        ),
+        ("hello<|endoftext|>world", GPT2_PATTERN, {"<|endoftext|>": 1000}, hello_world),
         # a non-ASCII special token
         ("a<|🚀|>b", GPT2_PATTERN, {"<|🚀|>": 500}, [97, 500, 98]),
     ]
-    for text, pattern, special, expected in cases:
-        call = f"encode({text!r}, merges, {'GPT2_PATTERN' if pattern else 'None'}, {special})"
-        check_ids(
-            impl.encode(text, GPT2_MERGES, pattern, special),
-            expected,
-            call=call,
-            near=[(MISTAKE["special-split-by-pattern"], REF.encode(text, GPT2_MERGES, pattern, None))],
-        )
+    for text, pattern, special, expected in edges:
+        as_plain_text = REF.encode(text, GPT2_MERGES, pattern, None)
+        near = [("special-split-by-pattern", as_plain_text)]
+        check_encoding(impl, text, GPT2_MERGES, expected, pattern, special, case="444 golden merges", near=near)
         back = impl.decode(expected, GPT2_MERGES, special)
         if back != text:
             fail(f"decode({expected}, merges, {special}) gave {back!r}, expected {text!r}.")
@@ -321,10 +269,7 @@ def test_get_stats_and_merge_on_random_lists(impl):
         stats = impl.get_stats(list(ids))
         expected = dict(collections.Counter(zip(ids, ids[1:])))
         if not isinstance(stats, dict) or dict(stats) != expected:
-            fail(
-                f"get_stats({ids}) returned {short(stats, 200)}, expected {expected} "
-                f"(collections.Counter of the pairs)."
-            )
+            fail(f"get_stats({ids}) returned {short(stats, 200)}, expected {expected} (Counter of the pairs).")
         pair = (rng.randrange(4), rng.randrange(4))
         check_ids(
             impl.merge(list(ids), pair, 256), REF.merge(ids, pair, 256), call=f"merge({ids}, {pair}, 256)", impl=impl

@@ -11,38 +11,28 @@ import pytest
 import torch
 from scipy.spatial.distance import jensenshannon
 
-from grader.checks import check_tensor, check_unchanged, fail
+from grader.checks import check_tensor, fail
+from grader.kit import EXACT, F32, F64, call_checking_inputs, cases, check_output, randn
 from grader.pytest_plugin import load_impl
 from provided.tiny_lm import TinyLM
-from tests.dola import oracle as O
-from tests.dola.driver import check_greedy, check_index, run_greedy
+from tests.dola.key import dola_scores, dola_tokens, mistakes_of, penalised
 from tests.dola.mistakes import MISTAKE
+from tests.dola.test_public import (
+    TOL32_SCORES,
+    TOL64,
+    check_choice,
+    check_contrast,
+    check_decoding,
+    check_jsd,
+    plain_greedy,
+    prompts,
+    tol,
+)
 
-f32, f64 = torch.float32, torch.float64
-INF = float("inf")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Every tensor here is tiny: one thread is faster than waking a pool of them (which, on a busy
-    machine, costs milliseconds per operation). The caller's setting is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _reference():
-    """The reference solution (solutions/dola.py), the oracle of last resort (docs/design.md rule 4)."""
-    return load_impl("dola", "solutions")
+INF = math.inf
 
 
-def _logits(shape, seed, scale=3.0, dtype=f32):
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=gen, dtype=f64) * scale).to(dtype)
-
-
-def _scipy_jsd(p_logits, q_logits):
+def scipy_jsd(p_logits, q_logits):
     """scipy.spatial.distance.jensenshannon (natural log) squared, on float64 probabilities."""
     p = torch.softmax(p_logits.double(), dim=-1).numpy()
     q = torch.softmax(q_logits.double(), dim=-1).numpy()
@@ -53,52 +43,33 @@ def _scipy_jsd(p_logits, q_logits):
 # jensen_shannon_divergence against SciPy
 
 JSD_CASES = {
-    "float32 (7, 64), N(0, 1)": (f32, (7, 64), 1.0),
-    "float32 (2, 3, 4, 64), N(0, 25)": (f32, (2, 3, 4, 64), 5.0),
-    "float64 (5, 1000), N(0, 4)": (f64, (5, 1000), 2.0),
-    "float64 (3, 2), N(0, 100)": (f64, (3, 2), 10.0),
-    "float32 single row (64,)": (f32, (64,), 3.0),
-    "float64 very peaked, N(0, 2500)": (f64, (4, 64), 50.0),
+    "float32 (7, 64), N(0, 1)": (F32, (7, 64), 1.0),
+    "float32 (2, 3, 4, 64), N(0, 25)": (F32, (2, 3, 4, 64), 5.0),
+    "float64 (5, 1000), N(0, 4)": (F64, (5, 1000), 2.0),
+    "float64 (3, 2), N(0, 100)": (F64, (3, 2), 10.0),
+    "float32 single row (64,)": (F32, (64,), 3.0),
+    "float64 very peaked, N(0, 2500)": (F64, (4, 64), 50.0),
 }
 
 
 @pytest.mark.points(2)
-@pytest.mark.parametrize("name", list(JSD_CASES))
-def test_jsd_against_scipy(impl, name):
+@pytest.mark.parametrize("dtype, shape, scale", cases(JSD_CASES))
+def test_jsd_against_scipy(impl, dtype, shape, scale):
     """JSD = scipy.spatial.distance.jensenshannon(p, q, axis=-1) ** 2 on many shapes and scales."""
-    dtype, shape, scale = JSD_CASES[name]
-    p, q = _logits(shape, 11, scale, dtype), _logits(shape, 12, scale, dtype)
-    out = impl.jensen_shannon_divergence(p.clone(), q.clone())
-    check_tensor(
-        out,
-        _scipy_jsd(p, q).to(dtype),
-        name="jensen_shannon_divergence",
-        case=name + " (SciPy)",
-        near=O.jsd_near(p, q, dtype),
-        **O.tol(dtype, "jsd"),
-    )
+    p, q = randn(shape, 11, dtype, scale), randn(shape, 12, dtype, scale)
+    check_jsd(impl, p, q, f"{dtype}, shape {shape}, N(0, {scale**2:g}) (SciPy)", scipy_jsd(p, q).to(dtype))
 
 
 def test_jsd_extremes(impl):
     """Disjoint supports reach log 2; -inf logits and float32 underflow stay finite; 0 for equal."""
-    V = 64
-    p = torch.full((4, V), -INF)
-    q = torch.full((4, V), -INF)
+    p, q = torch.full((4, 64), -INF), torch.full((4, 64), -INF)
     p[0, :32], q[0, 32:] = 0.0, 0.0  # disjoint uniform halves: log 2
     p[1, 0], q[1, 1] = 0.0, 0.0  # disjoint single tokens: log 2
     p[2, :10], q[2, :10] = torch.arange(10.0), torch.arange(10.0)  # same support and values: 0
-    p[3] = torch.linspace(-500, 0, V)  # most probabilities underflow to 0 in float32
-    q[3] = torch.linspace(0, -500, V)
-    expected = torch.tensor([math.log(2), math.log(2), 0.0, float(_scipy_jsd(p[3], q[3]))])
-    out = impl.jensen_shannon_divergence(p.clone(), q.clone())
-    check_tensor(
-        out,
-        expected,
-        name="jensen_shannon_divergence",
-        case="-inf logits, disjoint supports and underflow, float32",
-        near=O.jsd_near(p, q, f32),
-        **O.TOL32_JSD,
-    )
+    p[3] = torch.linspace(-500, 0, 64)  # most probabilities underflow to 0 in float32
+    q[3] = torch.linspace(0, -500, 64)
+    expected = torch.tensor([math.log(2), math.log(2), 0.0, float(scipy_jsd(p[3], q[3]))])
+    check_jsd(impl, p, q, "-inf logits, disjoint supports and underflow, float32", expected)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -132,83 +103,51 @@ def test_candidate_layers_rejects(impl):
 # select_premature_layer
 
 
-@pytest.mark.parametrize("L,B,seed", [(2, 4, 20), (3, 2, 21), (5, 8, 22), (10, 3, 23)])
+@pytest.mark.parametrize("L, B, seed", [(2, 4, 20), (3, 2, 21), (5, 8, 22), (10, 3, 23)])
 def test_select_random_shapes(impl, L, B, seed):
     """Random candidates, 2 to 10 layers: the argmax of SciPy's JSD per example."""
-    final = _logits((B, 64), seed)
+    final = randn((B, 64), seed, F32, scale=3.0)
     scales = torch.rand(L, B, 1, generator=torch.Generator().manual_seed(seed + 100)) * 3 + 0.1
-    cands = final + _logits((L, B, 64), seed + 200, 1.0) * scales
-    expected = _scipy_jsd(final.unsqueeze(0).expand_as(cands), cands).argmax(dim=0)
-    out = impl.select_premature_layer(final.clone(), cands.clone())
-    check_index(
-        out,
-        expected,
-        name="select_premature_layer",
-        case=f"{L} candidates, {B} examples, random float32 logits",
-        near=O.select_near(final, cands),
-    )
+    candidates = final + randn((L, B, 64), seed + 200, F32) * scales
+    expected = scipy_jsd(final.unsqueeze(0).expand_as(candidates), candidates).argmax(dim=0)
+    check_choice(impl, final, candidates, expected, f"{L} candidates, {B} examples, random float32 logits")
 
 
 def test_select_ties_take_the_first(impl):
     """Several identical farthest candidates: the first of them, for every example."""
-    final = _logits((3, 64), 30)
-    far = _logits((3, 64), 31, scale=6.0)
+    final, far = randn((3, 64), 30, F32, scale=3.0), randn((3, 64), 31, F32, scale=6.0)
     close = final + 0.1
-    cands = torch.stack([close, far, close, far, far])
-    out = impl.select_premature_layer(final.clone(), cands.clone())
-    check_index(
-        out,
-        torch.ones(3, dtype=torch.long),
-        name="select_premature_layer",
-        case="candidates [close, far, close, far, far] (identical far ones)",
-        near=O.select_near(final, cands),
-    )
+    candidates = torch.stack([close, far, close, far, far])
+    case = "candidates [close, far, close, far, far] (identical far ones)"
+    check_choice(impl, final, candidates, torch.ones(3, dtype=torch.long), case)
 
 
 # ---------------------------------------------------------------------------------------------------
 # contrast_logits
 
-
 CONTRAST_CASES = {
-    "float32 (5, 64), alpha 0.01": (f32, (5, 64), 0.01, 3.0),
-    "float32 (2, 2, 64), alpha 0.5": (f32, (2, 2, 64), 0.5, 3.0),
-    "float64 (3, 1000), alpha 0.1": (f64, (3, 1000), 0.1, 2.0),
-    "float64 (4, 64), alpha 1.0": (f64, (4, 64), 1.0, 3.0),
-    "float32 (64,), alpha 0.2": (f32, (64,), 0.2, 4.0),
+    "float32 (5, 64), alpha 0.01": (F32, (5, 64), 0.01, 3.0),
+    "float32 (2, 2, 64), alpha 0.5": (F32, (2, 2, 64), 0.5, 3.0),
+    "float64 (3, 1000), alpha 0.1": (F64, (3, 1000), 0.1, 2.0),
+    "float64 (4, 64), alpha 1.0": (F64, (4, 64), 1.0, 3.0),
+    "float32 (64,), alpha 0.2": (F32, (64,), 0.2, 4.0),
 }
 
 
-@pytest.mark.parametrize("name", list(CONTRAST_CASES))
-def test_contrast_random_shapes(impl, name):
-    """Random logits of several shapes and alphas, against F.log_softmax."""
-    dtype, shape, alpha, scale = CONTRAST_CASES[name]
-    final, premature = _logits(shape, 40, scale, dtype), _logits(shape, 41, scale, dtype)
-    expected = O.predict_contrast(final, premature, alpha).to(dtype)
-    out = impl.contrast_logits(final.clone(), premature.clone(), alpha=alpha)
-    check_tensor(
-        out,
-        expected,
-        name="contrast_logits",
-        case=name,
-        near=O.contrast_near(final, premature, alpha, dtype),
-        **O.tol(dtype),
-    )
+@pytest.mark.parametrize("dtype, shape, alpha, scale", cases(CONTRAST_CASES))
+def test_contrast_random_shapes(impl, dtype, shape, alpha, scale):
+    """Random logits of several shapes and alphas, against the answer key."""
+    final, premature = randn(shape, 40, dtype, scale), randn(shape, 41, dtype, scale)
+    expected = dola_scores(final, premature, alpha).to(dtype)
+    check_contrast(impl, final, premature, expected, f"{dtype}, shape {shape}, alpha {alpha}", tol(dtype), alpha=alpha)
 
 
 def test_contrast_keeps_the_top_token(impl):
     """The top final token is always plausible, even when its premature probability is the largest."""
-    final = torch.tensor([[2.0, 1.9, -5.0, 0.0]], dtype=f64)
-    premature = torch.tensor([[9.0, 0.0, 0.0, 0.0]], dtype=f64)
-    expected = O.predict_contrast(final, premature, 0.1)
-    out = impl.contrast_logits(final.clone(), premature.clone(), alpha=0.1)
-    check_tensor(
-        out,
-        expected,
-        name="contrast_logits",
-        case="a final top token that the premature layer likes even more (negative score), float64",
-        near=O.contrast_near(final, premature, 0.1, f64),
-        **O.TOL64,
-    )
+    final = torch.tensor([[2.0, 1.9, -5.0, 0.0]], dtype=F64)
+    premature = torch.tensor([[9.0, 0.0, 0.0, 0.0]], dtype=F64)
+    case = "a final top token that the premature layer likes even more (negative score), float64"
+    check_contrast(impl, final, premature, dola_scores(final, premature, 0.1), case, TOL64, alpha=0.1)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -223,46 +162,39 @@ def test_penalty_random(impl, penalty):
     scores[0, :5] = -INF
     ids = torch.randint(0, 64, (4, 30), generator=gen)
     ids[0, :3] = torch.tensor([0, 1, 1])
-    expected = O.predict_penalty(scores, ids, penalty)
-    before = scores.clone()
-    out = impl.apply_repetition_penalty(scores, ids.clone(), penalty=penalty)
-    check_unchanged(
-        before, scores, name="scores", call="apply_repetition_penalty", mistake=MISTAKE["scores-modified-in-place"]
+    expected = penalised(scores, ids, penalty).float()
+    near = mistakes_of("penalty", scores.clone(), ids, penalty)
+    out = call_checking_inputs(
+        lambda scores: impl.apply_repetition_penalty(scores, ids.clone(), penalty=penalty),
+        dict(scores=scores),
+        call="apply_repetition_penalty",
+        mistake=MISTAKE["scores-modified-in-place"],
     )
-    check_tensor(
-        out,
-        expected,
-        name="apply_repetition_penalty",
-        case=f"random scores (4, 64) with -inf, 30 ids per row with repeats, penalty {penalty}, float32",
-        near=O.penalty_near(before, ids, penalty),
-        **O.TOL32_SCORES,
+    case = f"random scores (4, 64) with -inf, 30 ids per row with repeats, penalty {penalty}, float32"
+    check_output(
+        out, expected, name="the scores", of="apply_repetition_penalty", case=case, tol=TOL32_SCORES, near=near
     )
 
 
 def test_penalty_float64_single_token(impl):
     """One id per row, float64: exact arithmetic of the two branches; penalty 1.0 changes nothing."""
-    scores = torch.tensor([[-1.5, 0.0, 2.0], [0.25, -0.5, 3.0]], dtype=f64)
+    scores = torch.tensor([[-1.5, 0.0, 2.0], [0.25, -0.5, 3.0]], dtype=F64)
     ids = torch.tensor([[0], [1]])
-    expected = torch.tensor([[-1.5 * 1.5, 0.0, 2.0], [0.25, -0.5 * 1.5, 3.0]], dtype=f64)
+    expected = torch.tensor([[-1.5 * 1.5, 0.0, 2.0], [0.25, -0.5 * 1.5, 3.0]], dtype=F64)
+    near = mistakes_of("penalty", scores, ids, 1.5)
     out = impl.apply_repetition_penalty(scores.clone(), ids.clone(), penalty=1.5)
-    check_tensor(
-        out,
-        expected,
-        name="apply_repetition_penalty",
-        case="float64, penalty 1.5, one id per row",
-        near=O.penalty_near(scores, ids, 1.5),
-        **O.TOL64,
-    )
-    # penalty 1.0 changes nothing.
+    case = "float64, penalty 1.5, one id per row"
+    check_output(out, expected, name="the scores", of="apply_repetition_penalty", case=case, tol=TOL64, near=near)
     out = impl.apply_repetition_penalty(scores.clone(), ids.clone(), penalty=1.0)
-    check_tensor(out, scores, name="apply_repetition_penalty", case="float64, penalty 1.0 (no change)", rtol=0, atol=0)
+    case = "float64, penalty 1.0 (no change)"
+    check_output(out, scores, name="the scores", of="apply_repetition_penalty", case=case, tol=EXACT)
 
 
 # ---------------------------------------------------------------------------------------------------
 # dola_greedy against the reference on the provided model
 
 GREEDY_CASES = {
-    # name: (model kwargs, batch, prompt length, prompt seed, layers, new tokens, kwargs)
+    # name: (model kwargs, batch, prompt length, prompt seed, layers, new tokens, settings)
     "seed 0, high, defaults": (dict(seed=0), 4, 3, 60, "high", 10, dict()),
     "seed 1, low, defaults": (dict(seed=1), 2, 6, 61, "low", 10, dict()),
     "seed 2, high, alpha 0.3, penalty 1.5": (
@@ -291,69 +223,31 @@ GREEDY_CASES = {
 
 
 @pytest.mark.points(3)
-@pytest.mark.parametrize("name", list(GREEDY_CASES))
-def test_dola_greedy_against_reference(impl, name):
+@pytest.mark.parametrize("model_kwargs, batch, length, seed, bucket, n, settings", cases(GREEDY_CASES))
+def test_dola_greedy_against_reference(impl, model_kwargs, batch, length, seed, bucket, n, settings):
     """Several seeds, prompts, batch sizes and buckets: the same tokens as the reference."""
-    model_kwargs, batch, length, seed, bucket, n, kwargs = GREEDY_CASES[name]
-    model = TinyLM(**model_kwargs)
-    ids = O.prompts(batch, length, seed)
-    ref = _reference()
-    layers = ref.candidate_layers(model.num_layers, bucket) if isinstance(bucket, str) else bucket
-    expected = ref.dola_greedy(model, ids.clone(), layers, n, **kwargs)
-    alpha, penalty = kwargs.get("alpha", 0.1), kwargs.get("repetition_penalty", 1.2)
-    check_greedy(
-        impl,
-        model,
-        ids,
-        layers,
-        n,
-        expected,
-        case=f"{model!r}, {batch} prompts of {length} "
-        f"tokens, layers {layers}, {n} new tokens, {kwargs or 'default alpha and penalty'} "
-        f"(the reference as oracle)",
-        near=O.greedy_near(model, ids, layers, n, alpha, penalty),
-        **kwargs,
-    )
+    model, ids = TinyLM(**model_kwargs), prompts(batch, length, seed)
+    reference = load_impl("dola", "solutions")  # the oracle of last resort (docs/design.md rule 4)
+    layers = reference.candidate_layers(model.num_layers, bucket) if isinstance(bucket, str) else bucket
+    expected = reference.dola_greedy(model, ids.clone(), layers, n, **settings)
+    check_decoding(impl, model, ids, layers, n, expected, "the reference", **settings)
 
 
 def test_dola_greedy_zero_new_tokens_and_prompt_unchanged(impl):
     """max_new_tokens = 0 returns the prompts; the caller's prompt tensor is left as it was."""
-    model = TinyLM(seed=8)
-    ids = O.prompts(2, 4, 70)
-    out = run_greedy(impl, model, ids, [4, 6], 0)
+    model, ids = TinyLM(seed=8), prompts(2, 4, 70)
+    out = impl.dola_greedy(model, ids.clone(), [4, 6], 0)
     check_tensor(out, ids, name="dola_greedy's output", case="max_new_tokens = 0", rtol=0, atol=0)
-    before = ids.clone()
-    out = impl.dola_greedy(model, ids, [4, 6], 5)
-    check_unchanged(before, ids, name="input_ids", call="dola_greedy(model, input_ids, [4, 6], 5)")
-    expected = O.predict_greedy(model, before, [4, 6], 5)
-    check_greedy(
-        impl,
-        model,
-        before,
-        [4, 6],
-        5,
-        expected,
-        case="TinyLM(seed=8), 2 prompts of 4 tokens, layers [4, 6], 5 new tokens",
-        near=O.greedy_near(model, before, [4, 6], 5, 0.1, 1.2),
+    call = "dola_greedy(model, input_ids, [4, 6], 5)"
+    call_checking_inputs(
+        lambda input_ids: impl.dola_greedy(model, input_ids, [4, 6], 5), dict(input_ids=ids), call=call
     )
+    check_decoding(impl, model, ids, [4, 6], 5, dola_tokens(model, ids, [4, 6], 5), "the answer key")
 
 
 @pytest.mark.parametrize("seed", [0, 9])
 def test_dola_greedy_alpha_one_long(impl, seed):
     """alpha = 1, no penalty: plain greedy decoding of the final layer over 20 tokens."""
-    model = TinyLM(seed=seed)
-    ids = O.prompts(3, 4, 80 + seed)
-    expected = O.final_layer_greedy(model, ids, 20)
-    check_greedy(
-        impl,
-        model,
-        ids,
-        [0, 2, 4, 6],
-        20,
-        expected,
-        case=f"TinyLM(seed={seed}), alpha=1.0, repetition_penalty=1.0, 20 new tokens (greedy "
-        f"decoding of the final layer as oracle)",
-        near=O.greedy_near(model, ids, [0, 2, 4, 6], 20, 1.0, 1.0),
-        alpha=1.0,
-        repetition_penalty=1.0,
-    )
+    model, ids = TinyLM(seed=seed), prompts(3, 4, 80 + seed)
+    expected, oracle = plain_greedy(model, ids, 20), "greedy decoding of the final layer"
+    check_decoding(impl, model, ids, [0, 2, 4, 6], 20, expected, oracle, alpha=1.0, repetition_penalty=1.0)
