@@ -29,6 +29,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -307,6 +308,9 @@ def trusted_copy(workdir: Path) -> Path:
     return root
 
 
+# The warm server (grader/warm.py) of the current pool thread, if it has one: each student's
+# trusted pytest is forked from it instead of paying a fresh interpreter's imports.
+_WARM = threading.local()
 TRUSTED_MEMORY = 8 << 30  # bytes of address space of the trusted pytest process (all suites: 1.2 GiB)
 MESSAGE_CHARS = 4000  # characters kept of one test's message in grades.json and the feedback
 
@@ -354,20 +358,30 @@ def run_student(staged: Path, topics: list[str], trusted: Path, timeout: float, 
         "--tb=short",
     ]
     env = dict(os.environ, PYTHONPATH=f"{trusted}{os.pathsep}{paths.ROOT}", PYTHONDONTWRITEBYTECODE="1")
-    try:
-        proc = subprocess.run(
-            cmd,
-            cwd=trusted,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=SUBMISSION_LIMIT,
-            preexec_fn=_trusted_limits,
-        )
-    except subprocess.TimeoutExpired:
-        return [], f"the suites did not finish within {SUBMISSION_LIMIT} s"
+    server = getattr(_WARM, "server", None)
+    if server is None:
+        try:
+            proc = subprocess.run(
+                cmd,
+                cwd=trusted,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=SUBMISSION_LIMIT,
+                preexec_fn=_trusted_limits,
+            )
+        except subprocess.TimeoutExpired:
+            return [], f"the suites did not finish within {SUBMISSION_LIMIT} s"
+        status, output = proc.returncode, proc.stdout + proc.stderr
+    else:  # forked from a process that has imported torch and pytest (grader/warm.py): same run, no import
+        out = report.with_name(report.name + ".out")
+        server.submit(0, cmd[3:], out, cwd=trusted, env=env, rlimit_as=TRUSTED_MEMORY)
+        end = server.next_end()
+        if end["timed_out"]:
+            return [], f"the suites did not finish within {SUBMISSION_LIMIT} s"
+        status, output = end["status"], out.read_text(errors="replace") if out.exists() else ""
     if not report.exists():
-        return [], f"pytest wrote no report (exit {proc.returncode}): {(proc.stdout + proc.stderr)[-1500:]}"
+        return [], f"pytest wrote no report (exit {status}): {output[-1500:]}"
     records = json.loads(report.read_text())
     errors = [r for r in records if r["outcome"] == "error"]
     if errors:
@@ -581,12 +595,31 @@ def grade_class(
                     "seconds": 0.0,
                 }
 
-        with ThreadPoolExecutor(max(1, jobs)) as pool:
-            for result in pool.map(one, entries):
-                results.append(result)
-                done += 1
-                if not quiet:
-                    _progress(done, len(entries), result["student"])
+        servers: list = []
+
+        def one_warm(item):
+            """one(item) in a pool thread that has a warm server of its own (started on first use;
+            it dies with the thread, and is closed below)."""
+            if getattr(_WARM, "server", None) is None and len(entries) > 1:
+                from grader import warm
+
+                try:
+                    _WARM.server = warm.Server(SUBMISSION_LIMIT)
+                    servers.append(_WARM.server)
+                except (OSError, RuntimeError):  # grading goes on, one fresh interpreter per student
+                    _WARM.server = None
+            return one(item)
+
+        try:
+            with ThreadPoolExecutor(max(1, jobs)) as pool:
+                for result in pool.map(one_warm, entries):
+                    results.append(result)
+                    done += 1
+                    if not quiet:
+                        _progress(done, len(entries), result["student"])
+        finally:
+            for server in servers:
+                server.close()
     results.sort(key=lambda r: r["student"])
     if fmt == "gradescope":
         out.mkdir(parents=True, exist_ok=True)

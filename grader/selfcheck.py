@@ -140,7 +140,23 @@ def _topic_jobs(topic: str, tmp: Path) -> list[tuple[str, str, Path, object]]:
     return jobs
 
 
-def _judge(kind: str, item, records: list[dict], status: int, output: str) -> tuple[bool, str, dict]:
+_NAMED = re.compile(r"Known mistake \[([a-z0-9-]+)\]")
+
+
+def wrongly_named(mistake: str, records: list[dict], coincidences=frozenset()) -> list[tuple[str, list[str]]]:
+    """(test, tags) for each failure on a mutant committing `mistake` that names another mistake,
+    unless the two give the same output there ({mistake, other} in the topic's COINCIDENCES)."""
+    wrong = []
+    for r in records:
+        tags = set(_NAMED.findall(r["message"])) if r["outcome"] == "failed" else set()
+        if tags and (mistake not in tags or any(frozenset({mistake, t}) not in coincidences for t in tags - {mistake})):
+            wrong.append((r["nodeid"].split("::")[-1], sorted(tags)))
+    return wrong
+
+
+def _judge(
+    kind: str, item, records: list[dict], status: int, output: str, coincidences=frozenset()
+) -> tuple[bool, str, dict]:
     """(ok, problem, row) for one run."""
     counts = {o: sum(1 for r in records if r["outcome"] == o) for o in ("passed", "failed", "error", "skipped")}
     if not records:
@@ -194,6 +210,9 @@ def _judge(kind: str, item, records: list[dict], status: int, output: str) -> tu
         return False, "the suite passes on this mutant", counts
     if not named:
         return False, f"no failure message names {tag}", counts
+    wrong = wrongly_named(item.mistake, records, coincidences)
+    if wrong:
+        return False, f"failures name another mistake than {tag} (mistake names must be true): {wrong[:3]}", counts
     return True, "", counts
 
 
@@ -302,7 +321,8 @@ def run(
             topic, kind, _label, _folder, item = all_jobs[index]
             status, output, took = result
             records = runner.read_report(reports[index])
-            verdicts[index] = (*_judge(kind, item, records, status, output), records)
+            coincidences = getattr(importlib.import_module(f"tests.{topic}.mutants"), "COINCIDENCES", {})
+            verdicts[index] = (*_judge(kind, item, records, status, output, coincidences), records)
             seconds[kind] += took
             now = time.monotonic()
             began[topic] = min(began.get(topic, now - took), now - took)

@@ -100,8 +100,11 @@ def _kill_group(pid: int) -> None:
 # The server side (runs in `python -m grader.warm TIMEOUT`)
 
 
-def _child(args: list[str], out: str, cold: bool, keep_out: set[int]) -> None:
-    """In a freshly forked child: run one suite, exit with pytest's status. Never returns."""
+def _child(args: list[str], out: str, cold: bool, keep_out: set[int], job: dict | None = None) -> None:
+    """In a freshly forked child: run one suite, exit with pytest's status. Never returns.
+    `job` may set the run's "cwd" (first on sys.path too; default the project root), its whole
+    environment "env", and a soft address-space limit "rlimit_as" in bytes (grading's trusted side)."""
+    job = job or {}
     status = 70
     try:
         os.setpgid(0, 0)
@@ -122,11 +125,22 @@ def _child(args: list[str], out: str, cold: bool, keep_out: set[int]) -> None:
         os.dup2(sink, 1)
         os.dup2(sink, 2)
         os.close(sink)
-        os.chdir(paths.ROOT)
+        root = job.get("cwd") or str(paths.ROOT)
+        os.chdir(root)
+        if job.get("env") is not None:
+            os.environ.clear()
+            os.environ.update(job["env"])
+        if job.get("rlimit_as"):
+            import resource
+
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            soft = job["rlimit_as"] if hard == resource.RLIM_INFINITY else min(job["rlimit_as"], hard)
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         if cold:
             os.execv(sys.executable, [sys.executable, "-m", "pytest", *args])
-        if str(paths.ROOT) not in sys.path:
-            sys.path.insert(0, str(paths.ROOT))
+        if root in sys.path:
+            sys.path.remove(root)
+        sys.path.insert(0, root)
         import pytest
 
         status = int(pytest.main(args))
@@ -219,7 +233,7 @@ def serve(timeout: float, preload: tuple[str, ...] = PRELOAD) -> None:
                     job = json.loads(line)
                     pid = os.fork()
                     if pid == 0:
-                        _child(job["args"], job["out"], job.get("cold", False), private)
+                        _child(job["args"], job["out"], job.get("cold", False), private, job)
                     running[pid] = [job["id"], time.monotonic(), False]
     finally:
         for pid in running:
@@ -261,8 +275,19 @@ class Server:
             return {"error": f"the warm server ended (exit status {code})"}
         return json.loads(line)
 
-    def submit(self, ident: int, args: list[str], out: Path, cold: bool = False) -> None:
+    def submit(
+        self,
+        ident: int,
+        args: list[str],
+        out: Path,
+        cold: bool = False,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        rlimit_as: int | None = None,
+    ) -> None:
+        """Start a run: pytest `args`, output to `out`; see _child for cwd, env and rlimit_as."""
         message = {"id": ident, "args": [str(a) for a in args], "out": str(out), "cold": cold}
+        message.update(cwd=str(cwd) if cwd else None, env=env, rlimit_as=rlimit_as)
         self.proc.stdin.write((json.dumps(message) + "\n").encode())
         self.proc.stdin.flush()
 

@@ -122,3 +122,13 @@ TRIVIAL = [
         ),
     ),
 ]
+
+
+# Mistakes that give exactly the same output on some inputs, where naming both is true (make check
+# fails a mutant whose failures name any other mistake than its own).
+COINCIDENCES = {
+    frozenset(
+        {"no-bias-correction", "bias-correction-m-only"}
+    ): "beta1 = 0 (or beta1**step rounds to 0): m needs no correction",
+    frozenset({"no-bias-correction", "bias-correction-v-only"}): "beta2 = 0: v needs no correction",
+}

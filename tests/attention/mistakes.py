@@ -1,4 +1,6 @@
-"""Attention's known mistakes: the sentence a learner sees when their output looks like one.
+"""Attention's known mistakes: the sentence a learner sees when their output looks like one; what
+each mistake outputs is computed in `key.py`, the answer key (so that a wrong output is named after the
+mistakes it matches).
 
 The tests name a mistake with `MISTAKE[id].sentence()`, which carries its tag, e.g. `[no-scale]`.
 The mutants that commit each mistake (patches of the reference, used by `make check`) are in

@@ -166,3 +166,10 @@ TRIVIAL = [
         ),
     ),
 ]
+
+
+# Mistakes that give exactly the same output on some inputs, where naming both is true (make check
+# fails a mutant whose failures name any other mistake than its own).
+COINCIDENCES = {
+    frozenset({"mse-grad-no-mean", "mse-divides-by-batch"}): "a batch of 1: dividing by the batch size divides by 1",
+}

@@ -22,118 +22,69 @@ _END = (
 )
 
 
-def _append(code: str) -> tuple[tuple[str, str], ...]:
+def _append(code: str) -> dict[str, str]:
     """A patch that adds `code` (module level) after the last line of the reference."""
-    return ((_END, _END + "\n\n" + code.strip("\n") + "\n"),)
+    return {_END: _END + "\n\n" + code.strip("\n") + "\n"}
 
+
+GRAD_X = "grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, dilation)"
+GRAD_B = "grad_bias = grad_out.sum(dim=(0, 2, 3))"
+COLS = "cols = cols.reshape(batch, groups, c_per_group * kh * kw, oh * ow).transpose(-1, -2)"
 
 MUTANTS = [
     Mutant(
         "kernel-flipped",
-        "kernel-flipped",
-        (
-            (
-                "w = weight.reshape(groups, c_out // groups, c_per_group * kh * kw)",
-                "w = weight.flip(-2, -1).reshape(groups, c_out // groups, c_per_group * kh * kw)",
-            ),
-        ),
+        {
+            "w = weight.reshape(groups, c_out // groups, c_per_group * kh * kw)": (
+                "w = weight.flip(-2, -1).reshape(groups, c_out // groups, c_per_group * kh * kw)"
+            )
+        },
     ),
-    Mutant(
-        "output-size-off-by-one",
-        "output-size-off-by-one",
-        ((OH, OH.replace(" // sh + 1", " // sh")), (OW, OW.replace(" // sw + 1", " // sw"))),
-    ),
+    Mutant("output-size-off-by-one", {OH: OH.replace(" // sh + 1", " // sh"), OW: OW.replace(" // sw + 1", " // sw")}),
     Mutant(
         "padding-one-side",
-        "padding-one-side",
-        (("F.pad(x, (pw, pw, ph, ph), value=pad_value)", "F.pad(x, (0, 2 * pw, 0, 2 * ph), value=pad_value)"),),
+        {"F.pad(x, (pw, pw, ph, ph), value=pad_value)": "F.pad(x, (0, 2 * pw, 0, 2 * ph), value=pad_value)"},
     ),
-    Mutant(
-        "backward-ignores-stride",
-        "backward-ignores-stride",
-        (
-            (
-                "grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, dilation)",
-                "grad_x = _col2im(grad_cols, (height, width), (kh, kw), 1, padding, dilation)",
-            ),
-        ),
-    ),
-    Mutant(
-        "backward-ignores-dilation",
-        "backward-ignores-dilation",
-        (
-            (
-                "grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, dilation)",
-                "grad_x = _col2im(grad_cols, (height, width), (kh, kw), stride, padding, 1)",
-            ),
-        ),
-    ),
+    Mutant("backward-ignores-stride", {GRAD_X: GRAD_X.replace("stride, padding", "1, padding")}),
+    Mutant("backward-ignores-dilation", {GRAD_X: GRAD_X.replace("padding, dilation", "padding, 1")}),
     Mutant(
         "groups-mix-channels",
-        "groups-mix-channels",
-        (
-            (
-                "cols = cols.reshape(batch, groups, c_per_group * kh * kw, oh * ow).transpose(-1, -2)",
-                "cols = cols.reshape(batch, c_per_group, groups, kh * kw, oh * ow).transpose(1, 2)\n"
-                "    cols = cols.reshape(batch, groups, c_per_group * kh * kw, oh * ow).transpose(-1, -2)",
-            ),
-        ),
+        {COLS: "cols = cols.reshape(batch, c_per_group, groups, kh * kw, oh * ow).transpose(1, 2)\n    " + COLS},
     ),
-    Mutant(
-        "bias-grad-per-example",
-        "bias-grad-not-summed",
-        (("grad_bias = grad_out.sum(dim=(0, 2, 3))", "grad_bias = grad_out.sum(dim=(2, 3))"),),
-    ),
-    Mutant(
-        "bias-grad-mean",
-        "bias-grad-not-summed",
-        (("grad_bias = grad_out.sum(dim=(0, 2, 3))", "grad_bias = grad_out.mean(dim=(0, 2, 3))"),),
-    ),
+    Mutant("bias-grad-not-summed", {GRAD_B: "grad_bias = grad_out.sum(dim=(2, 3))"}, id="bias-grad-per-example"),
+    Mutant("bias-grad-not-summed", {GRAD_B: "grad_bias = grad_out.mean(dim=(0, 2, 3))"}, id="bias-grad-mean"),
     Mutant(
         "maxpool-grad-to-all-ties",
-        "maxpool-grad-to-all-ties",
-        ((MAX_SCATTER, "grad_windows = (windows == windows.amax(dim=2, keepdim=True)) * grad_out.unsqueeze(2)"),),
+        {MAX_SCATTER: "grad_windows = (windows == windows.amax(dim=2, keepdim=True)) * grad_out.unsqueeze(2)"},
     ),
     Mutant(
         "maxpool-grad-spread",
-        "maxpool-grad-spread",
-        ((MAX_SCATTER, "grad_windows = (grad_out.unsqueeze(2) / windows.shape[2]).expand_as(windows)"),),
+        {MAX_SCATTER: "grad_windows = (grad_out.unsqueeze(2) / windows.shape[2]).expand_as(windows)"},
     ),
+    Mutant("maxpool-pads-with-zero", {MAX_FORWARD: MAX_FORWARD.replace('float("-inf")', "0.0")}),
     Mutant(
-        "maxpool-pads-with-zero",
-        "maxpool-pads-with-zero",
-        ((MAX_FORWARD, MAX_FORWARD.replace('float("-inf")', "0.0")),),
-    ),
-    Mutant(
-        "avgpool-grad-not-divided",
-        "avgpool-grad-not-divided",
-        (("share = (grad_out / (kh * kw)).unsqueeze(2)", "share = grad_out.unsqueeze(2)"),),
+        "avgpool-grad-not-divided", {"share = (grad_out / (kh * kw)).unsqueeze(2)": "share = grad_out.unsqueeze(2)"}
     ),
     Mutant(
         "avgpool-excludes-padding",
-        "avgpool-excludes-padding",
-        (
-            (
-                "    return windows.mean(dim=2)",
+        {
+            "    return windows.mean(dim=2)": (
                 "    counts = _im2col(torch.ones_like(x), kernel_size, stride, padding, 1).sum(dim=2)\n"
-                "    return windows.sum(dim=2) / counts",
-            ),
-        ),
+                "    return windows.sum(dim=2) / counts"
+            )
+        },
     ),
     Mutant(
         "pool-stride-default",
-        "pool-stride-default",
-        (
-            (
-                "    stride = kernel_size if stride is None else stride\n" + MAX_FORWARD,
-                "    stride = 1 if stride is None else stride\n" + MAX_FORWARD,
-            ),
-        ),
+        {
+            "    stride = kernel_size if stride is None else stride\n" + MAX_FORWARD: (
+                "    stride = 1 if stride is None else stride\n" + MAX_FORWARD
+            )
+        },
     ),
     Mutant(
         "im2col-no-transpose",
-        "im2col-no-transpose",
-        (("out = out.transpose(-1, -2).reshape(batch, c_out, oh, ow)", "out = out.reshape(batch, c_out, oh, ow)"),),
+        {"out = out.transpose(-1, -2).reshape(batch, c_out, oh, ow)": "out = out.reshape(batch, c_out, oh, ow)"},
     ),
 ]
 
@@ -319,28 +270,22 @@ ALTERNATIVES = [
     Alternative(
         "tensor-unfold",
         "windows taken with Tensor.unfold (span d * (k - 1) + 1, then every d-th element)",
-        (
-            (
-                TAPS,
-                "    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1\n"
-                "    win = x_pad.unfold(2, span_h, sh).unfold(3, span_w, sw)[..., ::dh, ::dw]\n"
-                "    return win.permute(0, 1, 4, 5, 2, 3).reshape(*x.shape[:2], kh * kw, oh, ow)",
-            ),
-        ),
+        {
+            TAPS: "    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1\n"
+            "    win = x_pad.unfold(2, span_h, sh).unfold(3, span_w, sw)[..., ::dh, ::dw]\n"
+            "    return win.permute(0, 1, 4, 5, 2, 3).reshape(*x.shape[:2], kh * kw, oh, ow)"
+        },
     ),
     Alternative(
         "as-strided",
         "windows taken with as_strided on the padded input (a view, no loop at all)",
-        (
-            (
-                TAPS,
-                "    x_pad = x_pad.contiguous()\n"
-                "    s_b, s_c, s_h, s_w = x_pad.stride()\n"
-                "    win = x_pad.as_strided((*x.shape[:2], kh, kw, oh, ow),\n"
-                "                           (s_b, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw))\n"
-                "    return win.reshape(*x.shape[:2], kh * kw, oh, ow)",
-            ),
-        ),
+        {
+            TAPS: "    x_pad = x_pad.contiguous()\n"
+            "    s_b, s_c, s_h, s_w = x_pad.stride()\n"
+            "    win = x_pad.as_strided((*x.shape[:2], kh, kw, oh, ow),\n"
+            "                           (s_b, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw))\n"
+            "    return win.reshape(*x.shape[:2], kh * kw, oh, ow)"
+        },
     ),
     Alternative(
         "einsum",
@@ -350,14 +295,11 @@ ALTERNATIVES = [
     Alternative(
         "first-max-by-cumsum",
         "max-pool backward marks the first maximum with a cumulative sum of the tie mask",
-        (
-            (
-                MAX_SCATTER,
-                "ties = windows == windows.amax(dim=2, keepdim=True)\n"
-                "    first_tie = ties & (ties.cumsum(dim=2) == 1)\n"
-                "    grad_windows = first_tie * grad_out.unsqueeze(2)",
-            ),
-        ),
+        {
+            MAX_SCATTER: "ties = windows == windows.amax(dim=2, keepdim=True)\n"
+            "    first_tie = ties & (ties.cumsum(dim=2) == 1)\n"
+            "    grad_windows = first_tie * grad_out.unsqueeze(2)"
+        },
     ),
 ]
 
