@@ -74,8 +74,8 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 def shape_name(shape: Sequence[int]) -> str:
-    """ "(3, 4)" for a shape, "()" for a scalar."""
-    return str(tuple(int(s) for s in shape)).replace(",)", ")")
+    """ "(3, 4)" for a shape, "(5,)" for a vector, "()" for a scalar: as Python writes the tuple."""
+    return str(tuple(int(s) for s in shape))
 
 
 def describe(dtype: torch.dtype, shape: Sequence[int], **settings: Any) -> str:

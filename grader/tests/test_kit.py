@@ -24,7 +24,7 @@ def test_randn_is_seeded_and_float32_is_float64_rounded():
 
 def test_names_for_messages():
     assert kit.dtype_name(F32) == "float32"
-    assert kit.shape_name(torch.Size([3])) == "(3)" and kit.shape_name(()) == "()"
+    assert kit.shape_name(torch.Size([3])) == "(3,)" and kit.shape_name(()) == "()"
     assert kit.describe(F64, (3, 4), lr=0.1) == "float64, shape (3, 4), lr=0.1"
     assert (
         kit.output_name("grad_weight", "linear_backward", torch.zeros(3, 5))
@@ -84,7 +84,7 @@ def test_check_outputs_names_the_output_its_shape_and_only_mistakes_that_explain
     )
     assert check((expected[0].clone(), expected[1].clone()))[0] is not None
     flipped = _message(lambda: check((-expected[0], expected[1])))
-    assert "a (of shape (2)) from f, for case 1" in flipped and "[flipped]" in flipped and "[halved]" not in flipped
+    assert "a (of shape (2,)) from f, for case 1" in flipped and "[flipped]" in flipped and "[halved]" not in flipped
     # The first output looks halved, but the second is right: "halved" does not explain the call.
     half_a = _message(lambda: check((expected[0] / 2, expected[1])))
     assert "[halved]" not in half_a and "Known mistake" not in half_a
