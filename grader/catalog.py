@@ -84,8 +84,8 @@ TOPICS: tuple[Topic, ...] = (
         order=3,
         description="One topic for the whole issue: rnn_step, rnn_forward, rnn_backward (BPTT by "
         "hand), lstm_step and gru_step, in the weight conventions of nn.RNNCell, "
-        "nn.LSTMCell and nn.GRUCell; checked against those cells, nn.RNN/LSTM/GRU "
-        "over whole sequences, autograd and central differences. `make demo "
+        "nn.LSTMCell and nn.GRUCell; checked against those cells (stepped along whole "
+        "sequences for LSTM and GRU), nn.RNN, autograd and central differences. `make demo "
         "topic=rnn` trains your RNN on a short text.",
         points=10,
         forbidden=(

@@ -1,4 +1,6 @@
 """The rnn topic's known mistakes: the sentence a learner sees when their output looks like one.
+What each mistake outputs (so that a wrong output is named after the mistakes it matches, and only
+those) is computed in `key.py`, the answer key.
 
 The tests name a mistake with `MISTAKE[id].sentence()`, which carries its tag, e.g.
 `[bptt-no-carry]`. The mutants that commit each mistake (patches of the reference, used by
