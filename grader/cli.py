@@ -196,7 +196,7 @@ def _harness_tests() -> int:
     import subprocess
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "grader/tests", "-q", *runner.QUIET_PLUGINS], cwd=paths.ROOT
+        [sys.executable, "-m", "pytest", "grader/tests", "-q", "--durations=8", *runner.QUIET_PLUGINS], cwd=paths.ROOT
     )
     try:
         return proc.wait()

@@ -4,11 +4,12 @@
 the arguments to the submission's worker (grader/worker.py, started by grader/sandbox.py), and
 returns what came back, after grader/wire.py has checked it is plain data. Objects made by a learner
 class come back as `RemoteObject` handles; attribute reads and method calls on them go to the
-worker too. Errors come back as the same sentences the in-process harness writes: a function not
-written yet, an exception with its line, a forbidden API. A worker that dies, exceeds a limit or
-does not answer in time costs the test that was running (and the worker is started again for the
-next one); after STRIKES calls of one topic that ran out of time, that topic's later calls fail at
-once, so an endless loop costs seconds, not minutes.
+worker too, and so do arithmetic operators applied to them (`a + b`, `2 * a`, `-a`, `a ** 2`:
+computed in the worker with Python's own rules). Errors come back as the same sentences the
+in-process harness writes: a function not written yet, an exception with its line, a forbidden API.
+A worker that dies, exceeds a limit or does not answer in time costs the test that was running (and
+the worker is started again for the next one); after STRIKES calls of one topic that ran out of
+time, that topic's later calls fail at once, so an endless loop costs seconds, not minutes.
 
 Each pytest process grades one submission. Its public tests share one worker across topics; its
 hidden tests (tests/<topic>/test_hidden.py) get a worker of their own, started fresh when the first
@@ -279,6 +280,71 @@ class RemoteObject:
 
     def __repr__(self):
         return f"<{self._cls} object in the sandbox>"
+
+    def _operator(self, name: str, *operands):
+        """operator.<name>(*operands), computed in the worker (Python's own rules there: `2 * v`
+        becomes v.__rmul__(2), and a learner class without it raises the learner's TypeError)."""
+        self._check()
+        message = {
+            "op": "operator",
+            "topic": self._proxy._topic,
+            "name": name,
+            "args": [self._proxy._encode(o) for o in operands],
+        }
+        symbol = OPERATOR_SYMBOLS[name]
+        return self._proxy._decode(self._proxy._request(message, f"{self._cls} {symbol}")["value"])
+
+    def __add__(self, other):
+        return self._operator("add", self, other)
+
+    def __radd__(self, other):
+        return self._operator("add", other, self)
+
+    def __sub__(self, other):
+        return self._operator("sub", self, other)
+
+    def __rsub__(self, other):
+        return self._operator("sub", other, self)
+
+    def __mul__(self, other):
+        return self._operator("mul", self, other)
+
+    def __rmul__(self, other):
+        return self._operator("mul", other, self)
+
+    def __truediv__(self, other):
+        return self._operator("truediv", self, other)
+
+    def __rtruediv__(self, other):
+        return self._operator("truediv", other, self)
+
+    def __pow__(self, other):
+        return self._operator("pow", self, other)
+
+    def __rpow__(self, other):
+        return self._operator("pow", other, self)
+
+    def __neg__(self):
+        return self._operator("neg", self)
+
+    def __pos__(self):
+        return self._operator("pos", self)
+
+    def __abs__(self):
+        return self._operator("abs", self)
+
+
+# How a failure message names the operator a test applied (grader/worker.py's OPERATORS).
+OPERATOR_SYMBOLS = {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "truediv": "/",
+    "pow": "**",
+    "neg": "unary -",
+    "pos": "unary +",
+    "abs": "abs()",
+}
 
 
 class _RemoteCallable:

@@ -10,6 +10,8 @@ Requests (dicts):
     {"op": "call", "topic": T, "target": NAME or {"__handle__": n}, "method": NAME or None,
      "args": [...], "kwargs": {...}}
     {"op": "getattr", "handle": n, "name": NAME}
+    {"op": "operator", "topic": T, "name": one of OPERATORS, "args": [a] or [a, b]} (operands are
+     handles or plain data: `2 * v` is operator.mul(2, v), which Python turns into v.__rmul__(2))
     {"op": "grads", "topic": T, "name": NAME, "kwargs": {...}, "wrt": [...], "grad_out": tensor}
 Replies: {"ok": True, "value": ..., "mutated": [[where, tensor], ...], "violations": [...]} or
 {"ok": False, "error": {"kind": ..., "type": ..., "message": ..., "function": ..., "line": ...,
@@ -30,6 +32,7 @@ if os.environ.get("KATA_WORKER_IDS"):
     os.setresuid(_uid, _uid, _uid)
 
 import importlib  # noqa: E402 - after the switch above, on purpose
+import operator  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -56,6 +59,10 @@ BUILTIN_ERRORS = {
     "RecursionError",
     "OSError",
 }
+
+
+# The operators a test may apply to learner objects (grader/proxy.py's RemoteObject forwards them).
+OPERATORS = ("add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs")
 
 
 class Worker:
@@ -196,6 +203,12 @@ class Worker:
         value = getattr(obj, req["name"])
         if callable(value) and not isinstance(value, torch.Tensor):
             return {"ok": True, "value": {"__method__": req["name"]}}
+        return {"ok": True, "value": self.encode(value)}
+
+    def op_operator(self, req):
+        if req["name"] not in OPERATORS:
+            raise ValueError(f"no operator {req['name']!r}")
+        value = getattr(operator, req["name"])(*self.decode(req["args"]))
         return {"ok": True, "value": self.encode(value)}
 
     def op_grads(self, req):

@@ -4,7 +4,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -247,3 +249,49 @@ def test_private_tmp_is_mounted_before_the_environment(tmp_path):
     is mounted first, the read-only binds after it."""
     cmd = sandbox.bwrap_command("bwrap", tmp_path, ["3", "4"], None)
     assert cmd.index("--tmpfs") < cmd.index("--ro-bind")
+
+
+_SCALARS = """
+class Value:
+    def __init__(self, data):
+        self.data = float(data)
+
+    def __add__(self, other):
+        return Value(self.data + (other.data if isinstance(other, Value) else other))
+
+    def __mul__(self, other):
+        return Value(self.data * (other.data if isinstance(other, Value) else other))
+
+    def __radd__(self, other):
+        return self + other
+
+    def __neg__(self):
+        return self * -1
+
+    def __pow__(self, k):
+        return Value(self.data**k)
+"""
+
+
+def test_operators_on_learner_objects_are_computed_in_the_worker(monkeypatch):
+    """Grading mode forwards arithmetic on learner objects (micrograd's Value) to the worker with
+    Python's own rules: both operand orders, unary minus, powers; an operator the class lacks (here
+    __rmul__) raises the learner's TypeError, as it would in learner mode."""
+    from grader.proxy import ProxyImpl
+
+    monkeypatch.setenv("KATA_TEST_SKIP_ESCAPE_CHECK", "1")  # a class file under the adam topic's name
+    with tempfile.TemporaryDirectory() as tmp:  # readable by the worker's unprivileged user
+        folder = Path(tmp)
+        folder.chmod(0o755)
+        (folder / "adam.py").write_text(_SCALARS)
+        (folder / "adam.py").chmod(0o644)
+        impl = ProxyImpl("adam", folder, timeout=20)
+        try:
+            a = impl.Value(2.0)
+            assert (a * 3 + 1).data == 7.0
+            assert (2 + a).data == 4.0 and (-a).data == -2.0 and (a**3).data == 8.0
+            assert (a + a * a).data == 6.0
+            with pytest.raises(TypeError, match="unsupported operand"):
+                2 * a
+        finally:
+            impl._session.close()
