@@ -105,17 +105,17 @@ def torch_mha(
     """nn.MultiheadAttention(E, num_heads, batch_first=True) run on these parameters (through
     torch.func.functional_call, so that autograd reaches them), need_weights=False. Its attn_mask
     is True where a query may NOT attend, shaped (L, S) or (B * H, L, S): our mask is turned into it."""
-    batch, n_query, embed = query.shape
-    module = nn.MultiheadAttention(embed, num_heads, batch_first=True, bias=in_proj_bias is not None, dtype=query.dtype)
+    b, lq, e = query.shape
+    module = nn.MultiheadAttention(e, num_heads, batch_first=True, bias=in_proj_bias is not None, dtype=query.dtype)
     params = {"in_proj_weight": in_proj_weight, "out_proj.weight": out_proj_weight}
     if in_proj_bias is not None:
         params.update({"in_proj_bias": in_proj_bias, "out_proj.bias": out_proj_bias})
     if is_causal:
-        mask = torch.ones(n_query, key.shape[1], dtype=torch.bool).tril()
-    if mask is not None and mask.dtype == torch.bool:
-        mask = ~mask
-    if mask is not None and mask.dim() == 4:
-        mask = mask.expand(batch, num_heads, -1, -1).reshape(batch * num_heads, n_query, -1)
+        mask = torch.ones(lq, key.shape[1], dtype=torch.bool).tril()
+    if mask is not None:
+        mask = ~mask if mask.dtype == torch.bool else mask  # nn.MultiheadAttention: True = may NOT attend
+        if mask.dim() == 4:
+            mask = mask.expand(b, num_heads, -1, -1).reshape(b * num_heads, lq, -1)
     return functional_call(module, params, (query, key, value), dict(attn_mask=mask, need_weights=False))[0]
 
 

@@ -54,19 +54,16 @@ def tol(dtype: torch.dtype, kind: str = "scores") -> Tol:
 def torch_jsd(p_logits, q_logits):
     """(...) JSD(softmax(p), softmax(q)) in float64: F.kl_div(log M, P) is KL(P || M), summed over
     the vocabulary (log M set to 0 where P = 0, whose terms count 0 and would be 0 * -inf)."""
-    log_p, log_q = (F.log_softmax(t.double(), dim=-1) for t in (p_logits, q_logits))
-    p, q = log_p.exp(), log_q.exp()
+    p, q = (F.softmax(t.double(), dim=-1) for t in (p_logits, q_logits))
     log_m = ((p + q) / 2).log()
-    kl_pm = F.kl_div(log_m.masked_fill(p == 0, 0.0), p, reduction="none").sum(-1)
-    kl_qm = F.kl_div(log_m.masked_fill(q == 0, 0.0), q, reduction="none").sum(-1)
-    return 0.5 * kl_pm + 0.5 * kl_qm
+    return sum(0.5 * F.kl_div(log_m.masked_fill(r == 0, 0.0), r, reduction="none").sum(-1) for r in (p, q))
 
 
 def plain_greedy(model, input_ids, max_new_tokens):
     """(B, T + max_new_tokens): greedy decoding of the model's normal output (DoLa with alpha = 1 and
     no penalty keeps only the final layer's top token, so it must decode the same)."""
     seq = input_ids.clone()
-    for _ in range(max_new_tokens):
+    while seq.shape[1] < input_ids.shape[1] + max_new_tokens:
         seq = torch.cat([seq, model.logits(seq)[:, -1].argmax(dim=-1, keepdim=True)], dim=1)
     return seq
 
