@@ -45,9 +45,25 @@ NO_AUTOGRAD = (
 
 TOPICS: tuple[Topic, ...] = (
     Topic(
+        name="micrograd",
+        title="A scalar autograd engine (micrograd) and a small network trained with it",
+        order=1,
+        description="A Value class with every arithmetic operator (reflected ones included), tanh, "
+        "relu, sigmoid, exp and log, and a backward() that visits the graph in reverse "
+        "topological order without recursion; then Neuron, Layer, MLP, mse and sgd_step, "
+        "trained on two moons. Checked against PyTorch autograd in float64 and "
+        "hand-worked graphs.",
+        points=10,
+        # Whole libraries: the static check refuses any import of them (grader/guard.py's
+        # install_traps explains why they get no run-time traps).
+        forbidden=("torch", "numpy", "jax", "autograd"),
+        forbidden_reason="the point of this topic is to write the engine yourself, in plain Python "
+        "(the math and random modules are fine)",
+    ),
+    Topic(
         name="adam",
         title="The Adam optimizer (and AdamW)",
-        order=1,
+        order=2,
         description="One Adam update by hand, then an optimizer class that keeps its own state; "
         "L2 and decoupled (AdamW) weight decay; checked against torch.optim.Adam.",
         points=10,
@@ -57,7 +73,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="backprop",
         title="Manual backward pass of a feed-forward network",
-        order=2,
+        order=3,
         description="Backward passes of linear, ReLU, tanh and sigmoid layers, MSE and "
         "cross-entropy losses, then the gradients of a whole network by hand; "
         "checked against PyTorch autograd and central differences.",
@@ -68,7 +84,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="bpe",
         title="Byte-pair encoding: pair counts, merges, training, encode/decode, a fast trainer",
-        order=4,
+        order=5,
         description="Byte-level BPE as GPT-2 does it: count pairs, merge without overlap, train with "
         "a split pattern and the smallest-pair tie rule, encode in creation order with "
         "special tokens, decode; then an incremental trainer. Checked against the "
@@ -81,7 +97,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="rnn",
         title="Recurrent networks: RNN step, backpropagation through time, LSTM and GRU cells",
-        order=3,
+        order=4,
         description="One topic for the whole issue: rnn_step, rnn_forward, rnn_backward (BPTT by "
         "hand), lstm_step and gru_step, in the weight conventions of nn.RNNCell, "
         "nn.LSTMCell and nn.GRUCell; checked against those cells (stepped along whole "
@@ -118,7 +134,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="dola",
         title="DoLa: decoding by contrasting layers",
-        order=7,
+        order=8,
         description="Jensen-Shannon selection of the premature layer, the contrast of log-probabilities "
         "under the adaptive plausibility constraint, a CTRL repetition penalty, and greedy "
         "DoLa decoding of a provided tiny language model (provided/tiny_lm.py).",
@@ -131,7 +147,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="conv",
         title="Convolution and pooling: conv2d, max and average pooling, forward and backward",
-        order=6,
+        order=7,
         description="conv2d with stride, padding, dilation and groups by im2col, its backward pass "
         "by hand, max and average pooling and their gradients; checked against "
         "torch.nn.functional, autograd and central differences.",
@@ -212,7 +228,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="attention",
         title="Attention: softmax, scaled dot-product attention, multi-head attention, KV cache",
-        order=5,
+        order=6,
         description="A stable softmax, scaled dot-product attention with boolean, float and causal "
         "masks, multi-head attention with nn.MultiheadAttention's parameters, and "
         "decoding step by step with a key/value cache; checked against "

@@ -283,10 +283,15 @@ def _trap_class(cls: type, label: str, entry: str) -> None:
 
 def install_traps(forbidden: tuple[str, ...], topic: str | None = None) -> None:
     """Wrap every forbidden callable (idempotent), for `topic`'s files (None: every learner file).
-    Unknown names, `.attr` and `name=` entries (static only) are ignored."""
+    Unknown names, `.attr` and `name=` entries (static only) are ignored, and so is an entry naming
+    a whole library ("torch", "numpy": micrograd's): trapping every function of torch would put a
+    stack walk on every torch call the tests make, for every topic in the process. A learner file
+    reaches a library only by importing it (which the static check refuses, with the escape check
+    refusing every indirect import) or through an object of it a test passes in, and a topic that
+    forbids a whole library passes none."""
     for dotted in forbidden:
         _forbidden_by.setdefault(dotted, set()).add(topic)
-        if dotted in _installed or dotted.startswith(".") or dotted.endswith("="):
+        if dotted in _installed or dotted.startswith(".") or dotted.endswith("=") or "." not in dotted:
             continue
         if dotted.split(".")[0] not in sys.modules:
             continue  # not imported by anyone: trapping it would mean importing it (transformers: seconds);

@@ -294,6 +294,12 @@ class RemoteObject:
         symbol = OPERATOR_SYMBOLS[name]
         return self._proxy._decode(self._proxy._request(message, f"{self._cls} {symbol}")["value"])
 
+    def __call__(self, *args, **kwargs):
+        """Calling a learner object (micrograd's `net(xs)`): its __call__, run in the worker."""
+        return _RemoteCallable(self._proxy, {"__handle__": self._handle}, "__call__", self._cls, owner=self)(
+            *args, **kwargs
+        )
+
     def __add__(self, other):
         return self._operator("add", self, other)
 
