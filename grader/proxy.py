@@ -330,6 +330,15 @@ class RemoteObject:
     def __rpow__(self, other):
         return self._operator("pow", other, self)
 
+    def __matmul__(self, other):
+        return self._operator("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return self._operator("matmul", other, self)
+
+    def __getitem__(self, index):
+        return self._operator("getitem", self, index)
+
     def __neg__(self):
         return self._operator("neg", self)
 
@@ -347,6 +356,8 @@ OPERATOR_SYMBOLS = {
     "mul": "*",
     "truediv": "/",
     "pow": "**",
+    "matmul": "@",
+    "getitem": "[...]",
     "neg": "unary -",
     "pos": "unary +",
     "abs": "abs()",
@@ -469,6 +480,10 @@ class ProxyImpl:
             return value.detach().as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value.detach()
         if isinstance(value, RemoteObject):
             return {"__handle__": value._handle}
+        if type(value) is slice:
+            return {"__slice__": [wire.check_data(b) for b in (value.start, value.stop, value.step)]}
+        if value is Ellipsis:
+            return {"__ellipsis__": True}
         if type(value) in (list, tuple):
             items = [self._encode(v) for v in value]
             return items if type(value) is list else tuple(items)

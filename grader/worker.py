@@ -11,7 +11,8 @@ Requests (dicts):
      "args": [...], "kwargs": {...}}
     {"op": "getattr", "handle": n, "name": NAME}
     {"op": "operator", "topic": T, "name": one of OPERATORS, "args": [a] or [a, b]} (operands are
-     handles or plain data: `2 * v` is operator.mul(2, v), which Python turns into v.__rmul__(2))
+     handles or plain data: `2 * v` is operator.mul(2, v), which Python turns into v.__rmul__(2);
+     an index may hold {"__slice__": [start, stop, step]} and {"__ellipsis__": True})
     {"op": "grads", "topic": T, "name": NAME, "kwargs": {...}, "wrt": [...], "grad_out": tensor}
 Replies: {"ok": True, "value": ..., "mutated": [[where, tensor], ...], "violations": [...]} or
 {"ok": False, "error": {"kind": ..., "type": ..., "message": ..., "function": ..., "line": ...,
@@ -62,7 +63,7 @@ BUILTIN_ERRORS = {
 
 
 # The operators a test may apply to learner objects (grader/proxy.py's RemoteObject forwards them).
-OPERATORS = ("add", "sub", "mul", "truediv", "pow", "neg", "pos", "abs")
+OPERATORS = ("add", "sub", "mul", "truediv", "pow", "matmul", "neg", "pos", "abs", "getitem")
 
 
 class Worker:
@@ -83,6 +84,8 @@ class Worker:
         if isinstance(value, torch.Tensor):
             plain = value.as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value
             return plain.detach().clone()
+        if type(value) is torch.Size:  # a learner Tensor's .shape: a plain tuple of ints
+            return tuple(int(n) for n in value)
         if value is None or type(value) in (bool, int, float, complex, str, bytes) or type(value) is torch.dtype:
             return value
         if type(value) in (list, tuple):
@@ -103,6 +106,17 @@ class Worker:
     def decode(self, value):
         if type(value) is dict and "__handle__" in value:
             return self.handles[value["__handle__"]]
+        if type(value) is dict and "__slice__" in value:  # an index a test applies: t[1:3], t[..., 0]
+            bounds = value["__slice__"]
+            if (
+                type(bounds) is not list
+                or len(bounds) != 3
+                or any(b is not None and type(b) is not int for b in bounds)
+            ):
+                raise ValueError("a slice is three ints or None")
+            return slice(*bounds)
+        if type(value) is dict and "__ellipsis__" in value:
+            return ...
         if type(value) is dict and "__provided__" in value:
             key = repr(value)
             if key not in self.provided:

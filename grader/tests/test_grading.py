@@ -270,13 +270,29 @@ class Value:
 
     def __pow__(self, k):
         return Value(self.data**k)
+
+
+class Rows:
+    def __init__(self, data):
+        self.data = data
+        self.shape = data.shape
+
+    def __getitem__(self, index):
+        return Rows(self.data[index])
+
+    def __matmul__(self, other):
+        return Rows(self.data @ other.data)
+
+    def __call__(self, scale):
+        return Rows(self.data * scale)
 """
 
 
 def test_operators_on_learner_objects_are_computed_in_the_worker(monkeypatch):
-    """Grading mode forwards arithmetic on learner objects (micrograd's Value) to the worker with
-    Python's own rules: both operand orders, unary minus, powers; an operator the class lacks (here
-    __rmul__) raises the learner's TypeError, as it would in learner mode."""
+    """Grading mode forwards arithmetic on learner objects (micrograd's Value, the autograd topic's
+    Tensor) to the worker with Python's own rules: both operand orders, unary minus, powers, @,
+    indexing with slices, Ellipsis and index tensors, calling the object; an operator the class
+    lacks (here __rmul__) raises the learner's TypeError, as it would in learner mode."""
     from grader.proxy import ProxyImpl
 
     monkeypatch.setenv("KATA_TEST_SKIP_ESCAPE_CHECK", "1")  # a class file under the adam topic's name
@@ -293,5 +309,12 @@ def test_operators_on_learner_objects_are_computed_in_the_worker(monkeypatch):
             assert (a + a * a).data == 6.0
             with pytest.raises(TypeError, match="unsupported operand"):
                 2 * a
+            m = impl.Rows(torch.arange(12.0).reshape(3, 4))
+            assert m.shape == (3, 4)  # torch.Size comes back as a tuple
+            assert torch.equal(m[1:3].data, torch.arange(4.0, 12.0).reshape(2, 4))
+            assert torch.equal(m[..., 0].data, torch.tensor([0.0, 4.0, 8.0]))
+            assert torch.equal(m[torch.tensor([2, 2])].data, torch.arange(8.0, 12.0).repeat(2, 1))
+            assert (m @ impl.Rows(torch.ones(4, 1))).shape == (3, 1)
+            assert torch.equal(m(2.0).data, torch.arange(12.0).reshape(3, 4) * 2)
         finally:
             impl._session.close()
