@@ -84,7 +84,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="bpe",
         title="Byte-pair encoding: pair counts, merges, training, encode/decode, a fast trainer",
-        order=5,
+        order=6,
         description="Byte-level BPE as GPT-2 does it: count pairs, merge without overlap, train with "
         "a split pattern and the smallest-pair tie rule, encode in creation order with "
         "special tokens, decode; then an incremental trainer. Checked against the "
@@ -97,7 +97,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="rnn",
         title="Recurrent networks: RNN step, backpropagation through time, LSTM and GRU cells",
-        order=4,
+        order=5,
         description="One topic for the whole issue: rnn_step, rnn_forward, rnn_backward (BPTT by "
         "hand), lstm_step and gru_step, in the weight conventions of nn.RNNCell, "
         "nn.LSTMCell and nn.GRUCell; checked against those cells (stepped along whole "
@@ -134,7 +134,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="dola",
         title="DoLa: decoding by contrasting layers",
-        order=8,
+        order=9,
         description="Jensen-Shannon selection of the premature layer, the contrast of log-probabilities "
         "under the adaptive plausibility constraint, a CTRL repetition penalty, and greedy "
         "DoLa decoding of a provided tiny language model (provided/tiny_lm.py).",
@@ -147,7 +147,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="conv",
         title="Convolution and pooling: conv2d, max and average pooling, forward and backward",
-        order=7,
+        order=8,
         description="conv2d with stride, padding, dilation and groups by im2col, its backward pass "
         "by hand, max and average pooling and their gradients; checked against "
         "torch.nn.functional, autograd and central differences.",
@@ -228,7 +228,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="attention",
         title="Attention: softmax, scaled dot-product attention, multi-head attention, KV cache",
-        order=6,
+        order=7,
         description="A stable softmax, scaled dot-product attention with boolean, float and causal "
         "masks, multi-head attention with nn.MultiheadAttention's parameters, and "
         "decoding step by step with a key/value cache; checked against "
@@ -259,6 +259,37 @@ TOPICS: tuple[Topic, ...] = (
         ),
         forbidden_reason="the point of this topic is to write softmax and attention yourself "
         "(your own `softmax` function is what the others should call)",
+    ),
+    Topic(
+        name="autograd",
+        title="A tensor autograd engine: broadcasting, reductions, matmul, indexing, log-softmax",
+        order=4,
+        description="A Tensor wrapping a torch.Tensor with broadcasting operators (reflected ones and @ "
+        "included), sum, mean, max, reshape, transpose, exp, log, relu, tanh, sigmoid, "
+        "log_softmax and indexing, each with its backward, a backward() in reverse topological "
+        "order that accumulates into leaves, and cross_entropy; checked against PyTorch autograd "
+        "in float64 and float32, central differences, and 50 steps of training.",
+        points=10,
+        # torch's autograd by every door that yields a gradient: the torch.autograd module (trapped at
+        # run time, torch's own printing excepted), Tensor.backward on torch tensors (trapped), the
+        # functional API, the recorded graph (.grad_fn) and requires_grad_(). Not listed, on purpose:
+        # ".backward", ".requires_grad" and "requires_grad=", which are also the learner's own API
+        # (`loss.backward()`, `self.requires_grad = ...`, `Tensor(x, requires_grad=True)`). A torch
+        # tensor made with requires_grad=True is therefore not refused, but it yields nothing without
+        # the doors above (docs/autograd.md, "What is forbidden").
+        forbidden=(
+            "torch.autograd",
+            "torch.Tensor.backward",
+            "torch.func",
+            "torch.nn",
+            ".grad_fn",
+            ".requires_grad_",
+            "torch.Tensor.requires_grad_",
+        ),
+        prerequisites=("micrograd", "backprop"),
+        forbidden_reason="the point of this topic is to write the autograd engine yourself: torch is only "
+        "the array library (no torch.autograd, no .backward() or requires_grad_() on torch tensors, no "
+        "torch.func, no torch.nn)",
     ),
     # new topics go above this line (one Topic(...) entry each, in any order; `order` sorts them)
 )
