@@ -27,6 +27,9 @@ class Topic:
     prerequisites: tuple[str, ...] = ()
     # Why each forbidden name is forbidden, shown to the learner with the sentence that names it.
     forbidden_reason: str = ""
+    # Whether the learner's functions draw from torch's global generator (grading mode then sends
+    # the test's global random state with each call and takes back the state the call left).
+    global_rng: bool = False
 
 
 # Autograd by every door but the torch.autograd module itself (which conv names function by
@@ -84,7 +87,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="bpe",
         title="Byte-pair encoding: pair counts, merges, training, encode/decode, a fast trainer",
-        order=6,
+        order=7,
         description="Byte-level BPE as GPT-2 does it: count pairs, merge without overlap, train with "
         "a split pattern and the smallest-pair tie rule, encode in creation order with "
         "special tokens, decode; then an incremental trainer. Checked against the "
@@ -97,7 +100,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="rnn",
         title="Recurrent networks: RNN step, backpropagation through time, LSTM and GRU cells",
-        order=5,
+        order=6,
         description="One topic for the whole issue: rnn_step, rnn_forward, rnn_backward (BPTT by "
         "hand), lstm_step and gru_step, in the weight conventions of nn.RNNCell, "
         "nn.LSTMCell and nn.GRUCell; checked against those cells (stepped along whole "
@@ -134,7 +137,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="dola",
         title="DoLa: decoding by contrasting layers",
-        order=9,
+        order=11,
         description="Jensen-Shannon selection of the premature layer, the contrast of log-probabilities "
         "under the adaptive plausibility constraint, a CTRL repetition penalty, and greedy "
         "DoLa decoding of a provided tiny language model (provided/tiny_lm.py).",
@@ -147,7 +150,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="conv",
         title="Convolution and pooling: conv2d, max and average pooling, forward and backward",
-        order=8,
+        order=10,
         description="conv2d with stride, padding, dilation and groups by im2col, its backward pass "
         "by hand, max and average pooling and their gradients; checked against "
         "torch.nn.functional, autograd and central differences.",
@@ -228,7 +231,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="attention",
         title="Attention: softmax, scaled dot-product attention, multi-head attention, KV cache",
-        order=7,
+        order=8,
         description="A stable softmax, scaled dot-product attention with boolean, float and causal "
         "masks, multi-head attention with nn.MultiheadAttention's parameters, and "
         "decoding step by step with a key/value cache; checked against "
@@ -290,6 +293,89 @@ TOPICS: tuple[Topic, ...] = (
         forbidden_reason="the point of this topic is to write the autograd engine yourself: torch is only "
         "the array library (no torch.autograd, no .backward() or requires_grad_() on torch tensors, no "
         "torch.func, no torch.nn)",
+    ),
+    Topic(
+        name="training",
+        title="The training loop's parts: initialisation, mini-batches, SGD with momentum, schedules, clipping, fit",
+        order=5,
+        description="kaiming_uniform and xavier_uniform drawing torch.nn.init's numbers, DataLoader's "
+        "batches (its random draws included), one torch.optim.SGD update (momentum, dampening, Nesterov, "
+        "maximize, weight decay), StepLR, cosine and warm-up-cosine learning rates, clip_grad_norm_, and a "
+        "fit loop training a ReLU network with them; checked against torch.nn.init, DataLoader, "
+        "torch.optim.SGD over 200 steps, lr_scheduler, clip_grad_norm_ and the same loop built from "
+        "torch's own parts.",
+        points=10,
+        # Modules cover everything in them (lr_scheduler is part of torch.optim); clip_grad is named as a
+        # module too, since clip_grad_norm_ is reachable as torch.nn.utils.clip_grad.clip_grad_norm_, and
+        # the public halves of clip_grad_norm_ (get_total_norm, clip_grads_with_norm_) by name.
+        # torch.utils.data is named part by part (its loader, samplers, datasets and the datapipes'
+        # shuffler), not as a whole: its datapipes subtree has a module-level __getattr__, which the
+        # run-time traps would wrap and then call themselves while walking the modules, so that in
+        # grading mode (strict traps) loading the topic reported a forbidden call (docs/training.md).
+        forbidden=(
+            "torch.optim",
+            "torch.nn.init",
+            "torch.utils.data.DataLoader",
+            "torch.utils.data.dataloader",
+            "torch.utils.data.sampler",
+            "torch.utils.data.Sampler",
+            "torch.utils.data.RandomSampler",
+            "torch.utils.data.SequentialSampler",
+            "torch.utils.data.BatchSampler",
+            "torch.utils.data.SubsetRandomSampler",
+            "torch.utils.data.WeightedRandomSampler",
+            "torch.utils.data.dataset",
+            "torch.utils.data.random_split",
+            "torch.utils.data.TensorDataset",
+            "torch.utils.data.datapipes.iter.combinatorics",
+            "torch.nn.utils.clip_grad",
+            "torch.nn.utils.clip_grad_norm_",
+            "torch.nn.utils.clip_grad_norm",
+            "torch.nn.utils.clip_grad_value_",
+            "torch.nn.utils.get_total_norm",
+            "torch.nn.utils.clip_grads_with_norm_",
+        ),
+        prerequisites=("adam", "backprop"),
+        global_rng=True,
+        forbidden_reason="the point of this topic is to write the parts of the training loop yourself "
+        "(autograd is allowed: it gives the gradients; torch's optimizers, schedulers, initialisers, "
+        "data loaders and clipping are not)",
+    ),
+    Topic(
+        name="transformer",
+        title="Transformer blocks: LayerNorm and its backward, RMSNorm, positions, encoder and decoder layers",
+        order=9,
+        description="layer_norm and its backward pass by hand, rms_norm, sinusoidal positions and RoPE, "
+        "the encoder and decoder layers (post-norm and pre-norm, relu and gelu) and the whole "
+        "encoder-decoder, with PyTorch's state_dict names; checked against nn.LayerNorm, nn.RMSNorm, "
+        "nn.TransformerEncoderLayer, nn.TransformerDecoderLayer and nn.Transformer (outputs and input "
+        "gradients), autograd, central differences and a complex-number RoPE.",
+        points=10,
+        forbidden=(
+            "torch.nn.MultiheadAttention",
+            "torch.nn.modules.activation.MultiheadAttention",
+            "torch.nn.functional.multi_head_attention_forward",
+            "torch.nn.Transformer",
+            "torch.nn.TransformerEncoder",
+            "torch.nn.TransformerEncoderLayer",
+            "torch.nn.TransformerDecoder",
+            "torch.nn.TransformerDecoderLayer",
+            "torch.nn.modules.transformer",
+            "torch.nn.functional.layer_norm",
+            "torch.layer_norm",
+            "torch.native_layer_norm",
+            "torch.nn.LayerNorm",
+            "torch.nn.functional.rms_norm",
+            "torch.rms_norm",
+            "torch.nn.RMSNorm",
+            "torch.nn.modules.normalization",
+            "torch.autograd",
+            *NO_AUTOGRAD,
+        ),
+        prerequisites=("attention",),
+        forbidden_reason="the point of this topic is to write the norms, the positions and the layers "
+        "yourself (F.scaled_dot_product_attention is allowed; no torch attention or transformer modules, "
+        "no built-in LayerNorm or RMSNorm, no autograd: layer_norm_backward is by hand)",
     ),
     # new topics go above this line (one Topic(...) entry each, in any order; `order` sorts them)
 )

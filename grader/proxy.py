@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import guard, loader, sandbox, wire
+from grader import catalog, guard, loader, sandbox, wire
 
 STRIKES = 2
 DEFAULT_TIMEOUT = 20.0  # seconds per call; the suites' pytest-timeout (30 s per test) is larger
@@ -371,17 +371,36 @@ class _RemoteCallable:
     def __call__(self, *args, **kwargs):
         if self._owner is not None:
             self._owner._check()
+        generators: list = []
         message = {
             "op": "call",
             "topic": self._proxy._topic,
             "target": self._target,
             "method": self._method,
-            "args": [self._proxy._encode(a) for a in args],
-            "kwargs": {k: self._proxy._encode(v) for k, v in kwargs.items()},
+            "args": [self._proxy._encode(a, generators) for a in args],
+            "kwargs": {k: self._proxy._encode(v, generators) for k, v in kwargs.items()},
         }
+        global_rng = catalog.get(self._proxy._topic).global_rng
+        if global_rng:
+            message["rng"] = torch.get_rng_state()
         reply = self._proxy._request(message, self._label)
         _write_back(reply.get("mutated") or [], args, kwargs)
+        for generator, state in zip(generators, reply.get("generators") or []):
+            _set_state(generator.set_state, generator.get_state(), state)
+        if global_rng:
+            _set_state(torch.set_rng_state, torch.get_rng_state(), reply.get("rng"))
         return self._proxy._decode(reply["value"])
+
+
+def _set_state(setter, current: torch.Tensor, state) -> None:
+    """Take back a random generator's state from the worker: only a uint8 tensor shaped like the
+    state it replaces (anything else leaves the generator as it was, and the test fails on its
+    values)."""
+    if type(state) is torch.Tensor and state.dtype == torch.uint8 and state.shape == current.shape:
+        try:
+            setter(state)
+        except (RuntimeError, ValueError):
+            pass
 
 
 def _write_back(mutated, args, kwargs) -> None:
@@ -475,7 +494,12 @@ class ProxyImpl:
         return value[0], value[1] if type(value[1]) is dict else {}
 
     # -- data ------------------------------------------------------------------------------------
-    def _encode(self, value):
+    def _encode(self, value, generators: list | None = None):
+        """A test's value as the worker receives it; a torch.Generator goes by its state (and is
+        listed in `generators`, whose states the reply gives back)."""
+        if isinstance(value, torch.Generator) and generators is not None:
+            generators.append(value)
+            return {"__generator__": value.get_state()}
         if isinstance(value, torch.Tensor):
             return value.detach().as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value.detach()
         if isinstance(value, RemoteObject):
@@ -485,10 +509,10 @@ class ProxyImpl:
         if value is Ellipsis:
             return {"__ellipsis__": True}
         if type(value) in (list, tuple):
-            items = [self._encode(v) for v in value]
+            items = [self._encode(v, generators) for v in value]
             return items if type(value) is list else tuple(items)
         if type(value) is dict:
-            return {k: self._encode(v) for k, v in value.items()}
+            return {k: self._encode(v, generators) for k, v in value.items()}
         module = type(value).__module__ or ""
         if module.startswith("provided.") and hasattr(value, "init_kwargs"):
             return {"__provided__": f"{module}:{type(value).__qualname__}", "kwargs": dict(value.init_kwargs)}

@@ -13,6 +13,9 @@ Requests (dicts):
     {"op": "operator", "topic": T, "name": one of OPERATORS, "args": [a] or [a, b]} (operands are
      handles or plain data: `2 * v` is operator.mul(2, v), which Python turns into v.__rmul__(2);
      an index may hold {"__slice__": [start, stop, step]} and {"__ellipsis__": True})
+A call's arguments may hold {"__generator__": state} (a test's torch.Generator: the reply's
+"generators" gives each one's state after the call), and a call may carry "rng" (the test's global
+random state: the reply's "rng" is the state the call left).
     {"op": "grads", "topic": T, "name": NAME, "kwargs": {...}, "wrt": [...], "grad_out": tensor}
 Replies: {"ok": True, "value": ..., "mutated": [[where, tensor], ...], "violations": [...]} or
 {"ok": False, "error": {"kind": ..., "type": ..., "message": ..., "function": ..., "line": ...,
@@ -75,6 +78,7 @@ class Worker:
         self.handle_topics: dict[int, str | None] = {}  # the topic whose call made each handle
         self.topic: str | None = None  # the topic of the request in progress
         self.reported = 0
+        self.generators: list = []  # the generators the request in progress was given, in order
 
     # -- encoding ------------------------------------------------------------------------------
     def encode(self, value, depth: int = 0):
@@ -117,6 +121,11 @@ class Worker:
             return slice(*bounds)
         if type(value) is dict and "__ellipsis__" in value:
             return ...
+        if type(value) is dict and "__generator__" in value:  # a test's torch.Generator, by its state
+            generator = torch.Generator()
+            generator.set_state(value["__generator__"])
+            self.generators.append(generator)
+            return generator
         if type(value) is dict and "__provided__" in value:
             key = repr(value)
             if key not in self.provided:
@@ -206,11 +215,18 @@ class Worker:
         fn = self.handles[target["__handle__"]] if type(target) is dict else getattr(module, target)
         if req.get("method"):
             fn = getattr(fn, req["method"])
+        self.generators = []
         args = self.decode(req["args"])
         kwargs = self.decode(req["kwargs"])
+        if req.get("rng") is not None:  # the test's global random state (topics with global_rng)
+            torch.set_rng_state(req["rng"])
         before = _snapshot(args, kwargs)
         value = fn(*args, **kwargs)
-        return {"ok": True, "value": self.encode(value), "mutated": _changed(before, args, kwargs)}
+        reply = {"ok": True, "value": self.encode(value), "mutated": _changed(before, args, kwargs)}
+        reply["generators"] = [g.get_state() for g in self.generators]  # where the call left them
+        if req.get("rng") is not None:
+            reply["rng"] = torch.get_rng_state()
+        return reply
 
     def op_getattr(self, req):
         obj = self.handles[req["handle"]]

@@ -285,6 +285,12 @@ class Rows:
 
     def __call__(self, scale):
         return Rows(self.data * scale)
+
+
+def draw(n, generator=None):
+    import torch
+
+    return torch.rand(n, generator=generator)
 """
 
 
@@ -316,5 +322,9 @@ def test_operators_on_learner_objects_are_computed_in_the_worker(monkeypatch):
             assert torch.equal(m[torch.tensor([2, 2])].data, torch.arange(8.0, 12.0).repeat(2, 1))
             assert (m @ impl.Rows(torch.ones(4, 1))).shape == (3, 1)
             assert torch.equal(m(2.0).data, torch.arange(12.0).reshape(3, 4) * 2)
+            # A test's torch.Generator goes to the worker by its state and comes back advanced.
+            mine, theirs = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+            assert torch.equal(impl.draw(4, generator=mine), torch.rand(4, generator=theirs))
+            assert torch.equal(mine.get_state(), theirs.get_state())
         finally:
             impl._session.close()
