@@ -191,10 +191,11 @@ def cmd_stubs(args) -> int:
 
 class _HarnessTests:
     """grader/tests in a child pytest that runs while the suites run: it waits on timeouts and
-    sandboxed workers for much of its time (about 0.8 of one core on average), so alongside the
-    suites it costs little wall time. Its output goes to a file, printed once it ends. On an
-    interrupt the child gets SIGINT and a few seconds to remove its temporary folders before it is
-    killed."""
+    sandboxed workers for much of its time (about 0.8 of one core on average). Measured on a fresh
+    clone with 11 topics on 2 cores: 703 s alongside the suites, 924 s one after the other (436 s
+    and 488 s); the price is that every time printed meanwhile is inflated by the contention. Its
+    output goes to a file, printed once it ends. On an interrupt the child gets SIGINT and a few
+    seconds to remove its temporary folders before it is killed."""
 
     def __init__(self) -> None:
         import subprocess

@@ -399,7 +399,10 @@ def run(
                 f"{topic} margins: {variant} uses {value:.2f} of a tolerance in {test} (more than "
                 f"{margins.LIMIT:g}: a correct variant this close to failing makes the test flaky)"
             )
-    print("\nSlowest tests on the reference (learner mode), setup and teardown included:")
+    print(
+        "\nSlowest tests on the reference (learner mode), setup and teardown included (under `make check` the"
+        " harness tests run alongside, so these times are up to twice a quiet machine's):"
+    )
     for took, nodeid in slowest_tests(reference_records):
         print(f"{took:8.2f} s  {nodeid}")
     if timings is not None:
