@@ -308,6 +308,8 @@ def install_traps(forbidden: tuple[str, ...], topic: str | None = None) -> None:
             ]
             for module in modules:
                 for key, value in list(vars(module).items()):
+                    if key.startswith("__") and key.endswith("__"):
+                        continue  # a module's own __getattr__ (lazy submodules) and friends are plumbing
                     if getattr(value, "__module__", None) is None:
                         continue
                     if not str(value.__module__).startswith(prefix):

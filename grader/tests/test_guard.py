@@ -172,6 +172,29 @@ def test_install_traps_is_idempotent(learner):
     assert not getattr(init.__wrapped__, "__kata_trap__", False)
 
 
+def test_a_forbidden_module_keeps_its_own_getattr(monkeypatch):
+    """A module-level __getattr__ (lazy submodules, as torch.utils.data's datapipes have) is plumbing:
+    trapping it would make every attribute miss on the module a forbidden call. Its functions are
+    trapped all the same."""
+    import types
+
+    lazy = types.ModuleType("torch._kata_lazy_module")
+
+    def __getattr__(name):
+        raise AttributeError(name)
+
+    def helper():
+        return 1
+
+    __getattr__.__module__ = helper.__module__ = lazy.__name__
+    lazy.__getattr__, lazy.helper = __getattr__, helper
+    monkeypatch.setitem(__import__("sys").modules, lazy.__name__, lazy)
+    monkeypatch.setattr(torch, "_kata_lazy_module", lazy, raising=False)
+    guard.install_traps((lazy.__name__,), "lazytopic")
+    assert vars(lazy)["__getattr__"] is __getattr__
+    assert getattr(vars(lazy)["helper"], "__kata_trap__", False)
+
+
 def test_unknown_forbidden_names_are_ignored():
     """A forbidden name that does not exist in this torch version is skipped, not an error."""
     guard.install_traps(("torch.no_such_module_for_kata", "torch.nn.no_such_function"))
