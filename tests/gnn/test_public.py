@@ -113,8 +113,8 @@ def random_graph(
 
 def describe_graph(edge_index: torch.Tensor, num_nodes: int) -> str:
     """ "12 nodes, 31 edges (3 self-loops, 2 duplicate edges, 2 isolated nodes)": a graph in words."""
-    source, target = edge_index
-    loops = int((source == target).sum())
+    sources, targets = edge_index
+    loops = int((sources == targets).sum())
     pairs = {tuple(p) for p in edge_index.T.tolist()}
     duplicates = edge_index.shape[1] - len(pairs)
     touched = set(edge_index.flatten().tolist())

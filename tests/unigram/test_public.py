@@ -458,11 +458,11 @@ def test_em_step_brute_force(impl):
     ]:
         given = dict(pieces)
         got = impl.em_step(dict(corpus), given)
-        chars = [p for p in pieces if len(p) == 1]
-        if isinstance(got, dict) and any(c not in got for c in chars):
+        singles = [piece for piece in pieces if len(piece) == 1]
+        if isinstance(got, dict) and any(c not in got for c in singles):
             fail(
                 f"em_step(corpus, pieces), for {case}: single characters missing from the result: "
-                f"{[c for c in chars if c not in got]}.\n" + MISTAKE["em-drops-characters"].sentence()
+                f"{[c for c in singles if c not in got]}.\n" + MISTAKE["em-drops-characters"].sentence()
             )
         if isinstance(got, dict) and "▁a" in got and pieces.get("▁a") == -715.0 and got["▁a"] != -715.0:
             fail(
@@ -475,11 +475,11 @@ def test_em_step_brute_force(impl):
 
 def check_prune(impl, corpus: dict, pieces: dict, size: int, case: str) -> None:
     got = impl.prune(dict(corpus), dict(pieces), size)
-    chars = [p for p in pieces if len(p) == 1]
-    if isinstance(got, dict) and any(c not in got for c in chars):
+    singles = [piece for piece in pieces if len(piece) == 1]
+    if isinstance(got, dict) and any(c not in got for c in singles):
         fail(
             f"prune(corpus, pieces, {size}), for {case}: single characters missing from the result: "
-            f"{[c for c in chars if c not in got]}.\n" + MISTAKE["prune-drops-characters"].sentence()
+            f"{[c for c in singles if c not in got]}.\n" + MISTAKE["prune-drops-characters"].sentence()
         )
     losses = prune_losses(corpus, pieces)
     case = f"{case}; losses {short({k: round(v, 3) for k, v in sorted(losses.items(), key=lambda kv: -kv[1])}, 400)}"
