@@ -389,7 +389,50 @@ class _RemoteCallable:
             _set_state(generator.set_state, generator.get_state(), state)
         if global_rng:
             _set_state(torch.set_rng_state, torch.get_rng_state(), reply.get("rng"))
-        return self._proxy._decode(reply["value"])
+        return _put_aliases(self._proxy._decode(reply["value"]), reply.get("aliases") or [], args, kwargs)
+
+
+def _argument(args, kwargs, where):
+    """The test's tensor at `where` ([key] or [key, index], as the worker names it), or None."""
+    try:
+        holder = args[where[0]] if type(where[0]) is int else kwargs[where[0]]
+        target = holder[where[1]] if len(where) > 1 else holder
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    return target if isinstance(target, torch.Tensor) else None
+
+
+def _put_aliases(value, aliases, args, kwargs):
+    """Where the learner returned an argument itself, return the test's own tensor (equal to the
+    decoded one, which is checked: a worker can only make a result alias an argument it equals)."""
+    for entry in aliases:
+        try:
+            position, where = entry
+        except (TypeError, ValueError):
+            continue
+        target = _argument(args, kwargs, where)
+        if target is None:
+            continue
+        if position is None:
+            got = value
+        elif type(value) in (list, tuple) and type(position) is int and 0 <= position < len(value):
+            got = value[position]
+        else:
+            continue
+        if not (
+            type(got) is torch.Tensor
+            and got.shape == target.shape
+            and got.dtype == target.dtype
+            and torch.equal(got, target.detach())
+        ):
+            continue
+        if position is None:
+            value = target
+        else:
+            items = list(value)
+            items[position] = target
+            value = type(value)(items)
+    return value
 
 
 def _set_state(setter, current: torch.Tensor, state) -> None:
@@ -408,16 +451,10 @@ def _write_back(mutated, args, kwargs) -> None:
     for entry in mutated:
         try:
             where, new = entry
-            holder = args[where[0]] if type(where[0]) is int else kwargs[where[0]]
-            target = holder[where[1]] if len(where) > 1 else holder
-        except (KeyError, IndexError, TypeError, ValueError):
+        except (TypeError, ValueError):
             continue
-        if (
-            isinstance(target, torch.Tensor)
-            and type(new) is torch.Tensor
-            and new.shape == target.shape
-            and new.dtype == target.dtype
-        ):
+        target = _argument(args, kwargs, where)
+        if target is not None and type(new) is torch.Tensor and new.shape == target.shape and new.dtype == target.dtype:
             with torch.no_grad():
                 target.data.copy_(new)
 

@@ -328,3 +328,37 @@ def test_operators_on_learner_objects_are_computed_in_the_worker(monkeypatch):
             assert torch.equal(mine.get_state(), theirs.get_state())
         finally:
             impl._session.close()
+
+
+_ALIASING = """
+def same(x):
+    return x
+
+
+def pair(x, values):
+    return values[1], x + 0
+"""
+
+
+def test_a_returned_argument_is_the_tests_own_tensor_in_grading_mode(monkeypatch):
+    """A function that returns a tensor argument itself (not a new tensor) gives the test that very
+    tensor back in grading mode too, so that kit.call_checking_inputs names the aliasing there as it
+    does in learner mode; a new tensor stays new."""
+    from grader.proxy import ProxyImpl
+
+    monkeypatch.setenv("KATA_TEST_SKIP_ESCAPE_CHECK", "1")
+    with tempfile.TemporaryDirectory() as tmp:  # readable by the worker's unprivileged user
+        folder = Path(tmp)
+        folder.chmod(0o755)
+        (folder / "adam.py").write_text(_ALIASING)
+        (folder / "adam.py").chmod(0o644)
+        impl = ProxyImpl("adam", folder, timeout=20)
+        try:
+            x, values = torch.arange(3.0), [torch.ones(2), torch.zeros(2)]
+            assert impl.same(x) is x
+            assert impl.same(x=x) is x
+            first, second = impl.pair(x, values)
+            assert first is values[1]
+            assert second is not x and torch.equal(second, x)
+        finally:
+            impl._session.close()
