@@ -3,13 +3,15 @@
     make demo topic=conv                  your exercises/conv.py
     make demo topic=conv impl=solutions   the reference
 
-Data: scikit-learn's 8x8 digits (1797 images shipped inside the package; an optional dependency:
-`.venv/bin/pip install scikit-learn`). Network: conv 1->8 (3x3, padding 1) -> ReLU -> max pool 2
+Data: scikit-learn's 8x8 digits (1797 images shipped inside the package; a demo-only dependency,
+installed on first use with a line saying so: SKLEARN below). Network: conv 1->8 (3x3, padding 1) -> ReLU -> max pool 2
 -> conv 8->16 (3x3, padding 1) -> ReLU -> average pool 2 -> linear 64->10 -> softmax. The forward
 and backward passes of the convolutions and poolings are your functions; the ReLU, the linear
 layer, the loss and SGD with momentum are written out here, with no autograd anywhere. The test
 accuracy is printed after every epoch: it should rise from chance (about 10%) to above 90%.
-This is not a test: `make test topic=conv` is the judge.
+This is not a test: `make test topic=conv` is the judge. Pictures (their paths are printed):
+out/conv_loss.png (training loss and test accuracy per epoch) and out/conv_filters.png (the first
+layer's eight 3x3 filters before and after training).
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ if str(ROOT) not in sys.path:
 
 from grader.loader import LoadError, load_topic, resolve_impl  # noqa: E402
 
-INSTALL = (
-    "This demonstration needs scikit-learn for its 8x8 digits data set; install it with "
-    "`.venv/bin/pip install scikit-learn` and run `make demo topic=conv` again."
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _plot import ensure, loss_curve, pyplot, save  # noqa: E402
+
+SKLEARN = "scikit-learn==1.9.1"  # the digits data set ships inside the package
 
 
 def load_digits_tensors(seed: int):
@@ -115,11 +117,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    try:
-        import sklearn.datasets  # noqa: F401
-    except ImportError as exc:
-        broken = "" if exc.name == "sklearn" else f" (it is there but does not import: {exc})"
-        print(INSTALL.replace("; install it", f"{broken}; install it"))
+    if not ensure("sklearn", SKLEARN, "its 8x8 digits data set"):
         return 1
     folder = resolve_impl(args.impl)
     try:
@@ -130,6 +128,8 @@ def main(argv=None) -> int:
 
     x_train, y_train, x_test, y_test = load_digits_tensors(args.seed)
     model = TinyCNN(conv, args.seed)
+    first_filters = model.params["w1"].clone()
+    epoch_losses, accuracies = [], []
     velocity = {k: torch.zeros_like(v) for k, v in model.params.items()}
     print(
         f"Tiny CNN on scikit-learn's 8x8 digits ({len(y_train)} training, {len(y_test)} test images), "
@@ -150,9 +150,11 @@ def main(argv=None) -> int:
                     velocity[k] = 0.9 * velocity[k] + g
                     model.params[k] = model.params[k] - args.lr * velocity[k]
                 losses.append(loss)
+            epoch_losses.append(sum(losses) / len(losses))
+            accuracies.append(accuracy(model, x_test, y_test))
             print(
-                f"epoch {epoch:2d}: training loss {sum(losses) / len(losses):.3f}, "
-                f"test accuracy {accuracy(model, x_test, y_test):6.1%} ({time.perf_counter() - start:.1f} s)"
+                f"epoch {epoch:2d}: training loss {epoch_losses[-1]:.3f}, "
+                f"test accuracy {accuracies[-1]:6.1%} ({time.perf_counter() - start:.1f} s)"
             )
     except NotImplementedError:
         print(
@@ -160,7 +162,36 @@ def main(argv=None) -> int:
             f"`make test topic=conv` shows which."
         )
         return 1
+    epochs = range(1, args.epochs + 1)
+    title = f"Tiny CNN on 8x8 digits, your conv2d ({folder.name}/conv.py)"
+    loss_curve(
+        epoch_losses,
+        "conv_loss",
+        title,
+        xs=epochs,
+        xlabel="epoch",
+        ylabel="training loss",
+        extra={"test accuracy": (epochs, accuracies)},
+    )
+    draw_filters(first_filters, model.params["w1"])
     return 0
+
+
+def draw_filters(before, after) -> None:
+    """The first layer's filters (8, 1, 3, 3) before and after training, as two rows of small images."""
+    plt = pyplot()
+    n = before.shape[0]
+    fig, axes = plt.subplots(2, n, figsize=(1.2 * n, 2.8))
+    for row, (label, weights) in enumerate((("before", before), ("after", after))):
+        for i in range(n):
+            ax = axes[row][i]
+            ax.imshow(weights[i, 0].tolist(), cmap="coolwarm")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(label)
+    fig.suptitle("conv1 filters (3x3), before and after training")
+    save(fig, "conv_filters")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ and the sample at the end should look more and more like the text. Sampling uses
     python demos/rnn.py [--impl DIR] [--steps N] [--seed S]
 
 `--impl` is the folder holding rnn.py (`exercises`, the default, `solutions`, or any path). This is a
-demonstration, not a test: `make test topic=rnn` is what checks your functions.
+demonstration, not a test: `make test topic=rnn` is what checks your functions. Picture: the loss
+curve, out/rnn_loss.png (its path is printed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import torch
 
 if __package__ in (None, ""):  # run as a script (`python demos/rnn.py`): make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _plot import loss_curve  # noqa: E402
 
 from grader import loader  # noqa: E402
 
@@ -199,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             f"The demo stopped because your code raised {type(exc).__name__}{at}: {str(exc).rstrip('.')}. "
             f"`make test topic=rnn` helps find out why."
         )
+    every = max(1, args.steps // 12)
+    steps = sorted({1, *range(every, args.steps + 1, every)})[: len(losses)]
+    title = f"RNN language model, your rnn_forward/rnn_backward ({loader.display(folder)})"
+    loss_curve(losses, "rnn_loss", title, xs=steps, ylabel="cross-entropy per character (nats)")
     print('\nA sample from the trained model (prompt "the ", temperature 0.7):\n')
     print(text)
     first, last = losses[0], losses[-1]

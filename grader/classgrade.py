@@ -35,7 +35,8 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader import catalog, paths, runner, scoring
+from grader import catalog, paths, runner, scoring, shards
+from grader import resume as result_store
 
 MAX_FILE = 1 << 20  # bytes per topic file
 MAX_ARCHIVE = 64 << 20  # bytes per submitted .zip
@@ -43,6 +44,9 @@ MAX_MEMBERS = 10_000  # files in one submitted .zip
 MAX_DIRECTORY = MAX_MEMBERS * 1024  # bytes of a submitted zip's central directory (its list of files)
 MAX_NAME = 90  # characters of a student's name in the reports
 SUBMISSION_LIMIT = 3600  # seconds of wall clock for one student's whole run (a grader failure beyond)
+# {entry path: {topic: note}} from a converter that staged the entry itself (notebooks: a notebook
+# that is not valid JSON has no <topic>.py; grader/notebook_grading.py says why here).
+STAGING_NOTES: dict[str, dict[str, str]] = {}
 
 
 class GradeError(Exception):
@@ -401,7 +405,7 @@ def _cut_message(message) -> str:
 def grade_one(student: str, entry: Path, topics: list[str], trusted: Path, workdir: Path, timeout: float) -> dict:
     start = time.time()
     staged = workdir / "staged" / student
-    notes = stage(entry, staged, topics)
+    notes = {**STAGING_NOTES.get(str(entry), {}), **stage(entry, staged, topics)}
     present = [t for t in topics if (staged / f"{t}.py").is_file()]
     records, problem = run_student(staged, present, trusted, timeout, workdir / f"{student}.report.json")
     rows = []
@@ -429,6 +433,7 @@ def grade_one(student: str, entry: Path, topics: list[str], trusted: Path, workd
         "total": scoring.totals(rows),
         "grader_problem": problem,
         "seconds": round(time.time() - start, 2),
+        "staged_sha256": result_store.staged_sha256(staged, notes),  # what --resume compares (grader/resume.py)
     }
 
 
@@ -556,11 +561,37 @@ def grade_class(
     topics: list[str] | None = None,
     fmt: str = "csv",
     quiet: bool = False,
+    resume: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> int:
+    """Grade the class (or, with `shard` (I, N), its I-th slice: grader/shards.py). Each student's
+    result is kept in out/students/ as soon as it is final; `resume` grades only the students
+    without one (grader/resume.py)."""
     topics = topics or catalog.names()
-    entries = discover(submissions, topics, quiet=quiet)
+    try:
+        entries = discover(submissions, topics, quiet=quiet)
+    except GradeError:
+        if fmt != "gradescope" or not submissions.is_dir():
+            raise
+        # Gradescope's /autograder/submission is one upload even when nothing in it can be graded
+        # (an empty upload): every topic is then "not found", as for any submission without it.
+        student = _safe_name(submissions.resolve().name)
+        entries = Submissions([(student, submissions)], {student: _shown(submissions.resolve().name, 1000)})
     if fmt == "gradescope" and len(entries) != 1:
         raise GradeError(f"--format gradescope grades one submission; {submissions} holds {len(entries)}.")
+    if fmt == "gradescope" and (resume or shard):
+        raise GradeError("--resume and --shard are for class runs; --format gradescope grades one submission.")
+    store, kept, everyone = None, {}, [student for student, _ in entries]
+    if shard is not None:
+        entries = Submissions(shards.select(entries, shard), entries.originals, entries.skipped)
+    if fmt == "csv":
+        settings = {"topics": topics, "timeout": timeout, "shard": list(shard) if shard else None}
+        store = result_store.Store(out, settings)
+        try:
+            kept = store.start(resume)
+        except result_store.ResumeError as exc:
+            raise GradeError(str(exc)) from None
+        (out / shards.MANIFEST).unlink(missing_ok=True)  # written again when this run is complete
     from grader import sandbox
 
     if not sandbox.bwrap_usable() and not quiet:
@@ -574,6 +605,13 @@ def grade_class(
         workdir = Path(tmp)
         trusted = trusted_copy(workdir)
         done = 0
+        previous, todo = result_store.split(entries, kept, topics, workdir / "check") if kept else ({}, entries)
+        results += previous.values()
+        if resume and not quiet:
+            print(
+                f"resuming: {len(previous)} of {len(entries)} students keep their result; grading {len(todo)}",
+                file=sys.stderr,
+            )
 
         def one(item):
             student, entry = item
@@ -608,15 +646,18 @@ def grade_class(
                     servers.append(_WARM.server)
                 except (OSError, RuntimeError):  # grading goes on, one fresh interpreter per student
                     _WARM.server = None
-            return one(item)
+            result = one(item)
+            if store is not None:
+                store.save(result)  # final: kept at once, so a killed run loses nothing (--resume)
+            return result
 
         try:
             with ThreadPoolExecutor(max(1, jobs)) as pool:
-                for result in pool.map(one_warm, entries):
+                for result in pool.map(one_warm, todo):
                     results.append(result)
                     done += 1
                     if not quiet:
-                        _progress(done, len(entries), result["student"])
+                        _progress(done, len(todo), result["student"])
         finally:
             for server in servers:
                 server.close()
@@ -626,9 +667,11 @@ def grade_class(
         (out / "results.json").write_text(json.dumps(gradescope_results(results[0]), indent=1))
     else:
         write_reports(results, topics, out, entries)
+        if shard is not None:
+            shards.write_manifest(out, shard, everyone, topics, entries.skipped)
     failures = [r for r in results if r["grader_problem"]]
-    mean = sum(r["total"]["points"] for r in results) / len(results)
-    maximum = results[0]["total"]["max_points"]
+    mean = sum(r["total"]["points"] for r in results) / max(1, len(results))
+    maximum = results[0]["total"]["max_points"] if results else sum(catalog.get(t).points for t in topics)
     if not quiet:
         print(
             f"Graded {len(results)} submission(s) in {time.time() - start:.1f} s: mean score "

@@ -7,13 +7,21 @@
     diff TOPIC [--impl DIR]
     stubs [--check]
     check [--topics T ...] [--jobs N] [--timeout S]
-    release OUT
+    release OUT [--classroom]    the class's copy; --classroom adds GitHub Classroom's workflow
+    classroom-step TOPIC K       step K of that workflow: a group of the topic's public tests
+    grade SUBMISSIONS --out DIR [--resume] [--shard I/N]   keep going after a kill; one slice of N
+    merge OUT... --out DIR       join the shards' grades.csv, grades.json and feedback/
     topics
     gradescope [OUT.zip]         the Gradescope autograder bundle (default autograder.zip)
     bench TOPIC                  the topic's benchmark (bench/TOPIC.py), ratios from one run
     margins [TOPIC]              the share of its tolerance correct code uses, per test
     lint                         ruff check and ruff format --check over the project
     demo TOPIC [--impl DIR]      the topic's demonstration (demos/TOPIC.py) on your functions
+    watch [TOPIC] [--impl DIR]   re-run the public tests on each save (grader/watch.py)
+    next                         the recommended next topic (grader/progress.py)
+    reset TOPIC                  the stub back in exercises/ (your file backed up in .kata/backups/)
+    solution TOPIC [--yes]       the reference, after a confirmation; `grade` marks it viewed
+    test TOPIC -x | -k NAME | --raw   stop at the first failure | only matching tests | pytest's report
 
 Bad input (unknown topic, missing folder or file) gets one sentence, the list of topics and exit
 status 2; nothing here writes to exercises/ except `stubs`, which backs up any file it replaces.
@@ -23,12 +31,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import shutil
 import sys
 import time
 
-from grader import catalog, hints, loader, paths, runner, scoring, stubs
+from grader import catalog, hints, loader, paths, runner, stubs
 
 
 class UsageError(Exception):
@@ -58,52 +65,24 @@ def cmd_test(args) -> int:
             f"{loader.display(loader.topic_file(args.topic, folder))} does not exist: "
             f"there is no {args.topic}.py in {loader.display(folder)}."
         )
-    status, records = runner.run_inprocess(topics, str(folder), args.suite, args.pytest_args)
-    which = {"public": "public ", "hidden": "hidden ", "all": ""}[args.suite]
-    for topic in topics:
-        mine = [r for r in records if r["topic"] == topic]
-        if not mine:
-            continue
-        row = scoring.topic_summary(catalog.get(topic), mine)
-        if row["status"] == "done":
-            print(f"{topic}: all {row['total']} {which}tests pass. `make grade` shows every topic.")
-        elif row["status"] == "not started":
-            print(
-                f"{topic}: not started ({row['total']} tests wait for you). Open "
-                f"{loader.display(loader.topic_file(topic, folder))} and read the docstrings; "
-                f"`make hint topic={topic}` if you are stuck."
-            )
-        else:
-            print(
-                f"{topic}: {row['passed']}/{row['total']} {which}tests pass. Start with the "
-                f"first failure above; `make hint topic={topic}` gives a hint."
-            )
-    return status
+    extra = [*(["-x"] if args.first else []), *(["-k", args.only] if args.only else []), *args.pytest_args]
+    if args.raw:  # pytest's own report, as it prints it
+        status, records = runner.run_inprocess(topics, str(folder), args.suite, extra)
+        if status == 2:
+            print("\nInterrupted: the run was stopped before every test had run.", file=sys.stderr)
+            return 130
+        return status
+    from grader import learner_loop
 
-
-def _grade_rows(folder, suite: str) -> tuple[list[dict], dict]:
-    present = [t for t in catalog.names() if loader.topic_file(t, folder).is_file()]
-    _, records = runner.run_inprocess(present, str(folder), suite, quiet=True)
-    rows = []
-    for topic in catalog.ordered():
-        mine = [r for r in records if r["topic"] == topic.name]
-        rows.append(scoring.topic_summary(topic, mine, missing=topic.name not in present))
-    return rows, scoring.totals(rows)
+    return learner_loop.test(topics, folder, args.suite, extra)
 
 
 def cmd_grade(args) -> int:
     if args.submissions is not None:
         return _grade_submissions(args)
-    folder = _impl_folder(args.impl)
-    start = time.time()
-    rows, total = _grade_rows(folder, args.suite)
-    if args.json:
-        print(json.dumps({"impl": str(folder), "suite": args.suite, "topics": rows, "total": total}, indent=1))
-    else:
-        print(f"Grading {loader.display(folder)} ({args.suite} tests)\n")
-        print(scoring.table(rows, total))
-        print(f"\n({time.time() - start:.1f} s) `make test topic=NAME` shows what fails and why.")
-    return 0
+    from grader import learner_loop
+
+    return learner_loop.grade(_impl_folder(args.impl), args.suite, args.json)
 
 
 def _grade_submissions(args) -> int:
@@ -122,17 +101,50 @@ def _grade_submissions(args) -> int:
     topics = [t for name in (args.topics or []) for t in _topic(name)] or None
     if args.jobs < 1 or args.timeout <= 0:
         raise UsageError("--jobs must be at least 1 and --timeout positive.")
+    from grader import notebook_grading
+
+    submissions = Path(args.submissions).expanduser()
+    course = None
+    if args.to_gradebook is not None:
+        if args.format != "csv":
+            raise UsageError("--to-gradebook writes the scores of a class run (--format csv).")
+        course = Path(args.to_gradebook) if args.to_gradebook else notebook_grading.default_course(submissions)
+        if not (course / "gradebook.db").is_file():  # said before grading, not after
+            raise UsageError(
+                f"{course} has no gradebook.db: give the nbgrader course (--to-gradebook COURSE) after "
+                "`nbgrader generate_assignment` has run there."
+            )
     try:
-        return classgrade.grade_class(
-            Path(args.submissions).expanduser(),
-            Path(args.out).expanduser(),
-            jobs=args.jobs,
-            timeout=args.timeout,
-            topics=topics,
-            fmt=args.format,
-        )
+        with notebook_grading.prepared(submissions, topics or catalog.names()) as graded:
+            status = _grade_class(classgrade, graded, args, topics)
+        if course is not None:
+            lines = notebook_grading.to_gradebook(course, Path(args.out), topics or catalog.names())
+            print(f"Wrote {len(lines)} scores into {course / 'gradebook.db'} (formgrader shows them).")
+        return status
     except classgrade.GradeError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _grade_class(classgrade, submissions, args, topics) -> int:
+    """classgrade.grade_class on a folder of `.py` submissions (notebooks already converted)."""
+    from pathlib import Path
+
+    from grader import shards
+
+    try:
+        shard = shards.parse(args.shard) if args.shard else None
+    except shards.ShardError as exc:
+        raise UsageError(str(exc)) from None
+    return classgrade.grade_class(
+        submissions,
+        Path(args.out).expanduser(),
+        jobs=args.jobs,
+        timeout=args.timeout,
+        topics=topics,
+        fmt=args.format,
+        resume=args.resume,
+        shard=shard,
+    )
 
 
 def cmd_hint(args) -> int:
@@ -141,6 +153,15 @@ def cmd_hint(args) -> int:
         raise UsageError("Which topic? Use `make hint topic=NAME`.")
     if args.n is not None and args.n < 1:
         raise UsageError("n counts hints from 1.")
+    if args.reset:
+        hints.remember(topic, 0)
+        print(f"The hint counter of {topic} is back to 0: `make hint topic={topic}` shows hint 1 again.")
+        return 0
+    if args.n is None:  # only the new hint; n= shows the earlier ones too
+        from grader import learner
+
+        print(learner.new_hint(topic))
+        return 0
     print(hints.render(topic, args.n))
     return 0
 
@@ -157,6 +178,19 @@ def cmd_diff(args) -> int:
         )
     if not mine.is_file():
         raise UsageError(f"{loader.display(mine)} does not exist.")
+    from grader import learner, progress
+
+    try:
+        if not learner.confirm(
+            f"The diff shows the reference solution of {topic}. Show it? `make grade` will mark it as viewed.",
+            args.yes,
+        ):
+            print("Nothing shown.")
+            return 0
+    except learner.Refused as exc:
+        raise UsageError(str(exc)) from None
+    if mine.resolve().parent == paths.EXERCISES.resolve():
+        progress.mark_viewed(topic, "diff")
     a = mine.read_text(encoding="utf-8").splitlines(keepends=True)
     b = stubs.strip_markers(ref.read_text(encoding="utf-8")).splitlines(keepends=True)
     diff = list(difflib.unified_diff(a, b, fromfile=loader.display(mine), tofile=f"solutions/{topic}.py"))
@@ -309,7 +343,82 @@ def cmd_release(args) -> int:
         written = release.build(Path(args.out).expanduser().resolve())
     except FileExistsError as exc:
         raise UsageError(str(exc)) from None
+    if args.classroom:
+        from grader import classroom
+
+        out = Path(args.out).expanduser().resolve()
+        written.append(str(classroom.write(out).relative_to(out)))
     print(f"Wrote the class release to {args.out}: {', '.join(written)} (no solutions/, no hidden tests).")
+    return 0
+
+
+def cmd_classroom_step(args) -> int:
+    """`python -m grader classroom-step TOPIC K`: step K of the topic in the GitHub Classroom workflow."""
+    from grader import classroom
+
+    topic = _topic(args.topic)[0]
+    if not loader.topic_file(topic, paths.EXERCISES).is_file():
+        print(f"There is no exercises/{topic}.py in this repository.")
+        return 1
+    return classroom.run_step(topic, args.step)
+
+
+def cmd_merge(args) -> int:
+    """`python -m grader merge OUT... --out DIR`: the shards' reports as one (grader/shards.py)."""
+    from pathlib import Path
+
+    from grader import shards
+
+    if not args.out:
+        raise UsageError("Where should the merged grades go? Add --out DIR.")
+    try:
+        summary = shards.merge([Path(f).expanduser() for f in args.shards], Path(args.out).expanduser())
+    except shards.ShardError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"Merged {summary['shards']} shards: {summary['students']} students in {args.out}/grades.csv.")
+    return 0
+
+
+def _notebook_command(kind: str, args) -> int:
+    """`nbgrader OUT`: the nbgrader course; `notebooks [OUT]`: the learners' notebooks
+    (grader/nbgrader_course.py). Neither writes to exercises/."""
+    from pathlib import Path
+
+    from grader import nbgrader_course
+
+    if kind == "course":
+        if not args.out:
+            raise UsageError("Where should the course go? Use `make nbgrader out=DIR`.")
+        if not paths.SOLUTIONS.is_dir():
+            raise UsageError("The course is made from solutions/, which a class release does not have.")
+        from grader import instructor_env
+
+        try:
+            instructor_env.ensure("make nbgrader")  # the course is for nbgrader: the next commands need it
+        except instructor_env.InstallError as exc:
+            raise UsageError(str(exc)) from None
+        start = time.time()
+        out = Path(args.out).expanduser()
+        topics = nbgrader_course.write_course(out)
+        print(
+            f"Wrote the nbgrader course to {out} in {time.time() - start:.1f} s: nbgrader_config.py and "
+            f"source/<topic>/<topic>.ipynb for {len(topics)} topics. From {out}: `nbgrader generate_assignment "
+            "TOPIC`, then `nbgrader autograde TOPIC` or `python -m grader grade submitted --out DIR`."
+        )
+        return 0
+    out = Path(args.out).expanduser()
+    if out.resolve() == paths.EXERCISES.resolve():
+        raise UsageError("The notebooks do not go into exercises/ (your files): choose another folder.")
+    written, kept = nbgrader_course.write_learner_notebooks(out)
+    print(
+        f"Wrote {len(written)} notebooks to {out} (no solutions, no hidden tests). Open one in Jupyter or "
+        "VS Code, fill a cell, run the test cell below it."
+    )
+    if kept:
+        print(
+            f"Kept {len(kept)} notebooks that differ from a fresh one (your work is never overwritten; move one "
+            f"away to get it fresh): {', '.join(p.name for p in kept)}."
+        )
     return 0
 
 
@@ -363,9 +472,64 @@ def cmd_margins(args) -> int:
 
 def cmd_bench(args) -> int:
     extra = list(args.pytest_args)
-    if not any(a == "--impl" or a.startswith("--impl=") for a in extra) and not paths.SOLUTIONS.is_dir():
-        extra = ["--impl", "exercises", *extra]  # a released copy has no solutions/: time the learner's file
+    chose = any(a == "--impl" or a.startswith("--impl=") for a in extra)
+    if args.topic in catalog.names() and not chose:  # a topic's bench times the learner's file, as `make test`
+        extra = ["--impl", "exercises", *extra]  # (impl=solutions: the reference); bench/watch.py and the like choose
     return _script("bench", "bench", args, extra)
+
+
+def cmd_watch(args) -> int:
+    """`make watch [topic=T]`: re-run T's public tests on each save (grader/watch.py)."""
+    from grader import watch
+
+    topic = _topic(args.topic)[0] if args.topic else None
+    return watch.watch(topic, _impl_folder(args.impl), args.pytest_args)
+
+
+def cmd_next(args) -> int:
+    """`make next`: the recommended topic, its stub and its first hint's title (grader/learner.py)."""
+    from grader import learner
+
+    print(learner.next_step())
+    return 0
+
+
+def cmd_reset(args) -> int:
+    """`make reset topic=T`: the stub back in exercises/T.py, the learner's file backed up first."""
+    from grader import learner
+
+    if not args.topic:
+        raise UsageError("Which topic? Use `make reset topic=NAME`.")
+    topic = _topic(args.topic)[0]
+    try:
+        target, backup = learner.reset(topic)
+    except learner.Refused as exc:
+        raise UsageError(str(exc)) from None
+    if backup is None:
+        print(f"{loader.display(target)} is the stub already: nothing to back up.")
+    else:
+        shown = loader.display(target)
+        print(f"Your {shown} is saved as {loader.display(backup)}; {shown} is the stub again.")
+    return 0
+
+
+def cmd_solution(args) -> int:
+    """`make solution topic=T [yes=1]`: the reference, after a confirmation; recorded as viewed."""
+    from grader import learner
+
+    if not args.topic:
+        raise UsageError("Which topic? Use `make solution topic=NAME`.")
+    topic = _topic(args.topic)[0]
+    try:
+        text = learner.show_solution(topic, args.yes)
+    except learner.Refused as exc:
+        raise UsageError(str(exc)) from None
+    if text is None:
+        print("Nothing shown.")
+        return 0
+    sys.stdout.write(text)
+    print(f'\n(The reference of {topic}, solutions/{topic}.py; `make grade` now marks {topic} "solution viewed".)')
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -380,6 +544,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("topic", nargs="?")
     t.add_argument("--impl", default="exercises", help="exercises (default), solutions, or a folder")
     t.add_argument("--suite", choices=list(runner.SUITES), default="public")
+    t.add_argument("-x", "--first", action="store_true", help="stop at the first failure")
+    t.add_argument("-k", "--only", help="only the tests whose name matches (a test or function name)")
+    t.add_argument("--raw", action="store_true", help="pytest's own report instead of the compact one")
     g = sub.add_parser("grade", help="score every topic and print a table; with SUBMISSIONS, grade a class")
     g.add_argument("submissions", nargs="?", help="grading mode: a folder of submissions (or one submission)")
     g.add_argument("--out", help="grading mode: folder for grades.csv, grades.json and feedback/")
@@ -392,15 +559,37 @@ def parser() -> argparse.ArgumentParser:
         default="csv",
         help="grading mode: csv (grades.csv, grades.json, feedback/) or gradescope (results.json)",
     )
+    g.add_argument("--resume", action="store_true", help="grading mode: grade only students without a result in OUT")
+    g.add_argument("--shard", help="grading mode: I/N, grade the I-th of N slices of the class (then `merge`)")
+    g.add_argument(
+        "--to-gradebook",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="COURSE",
+        help="grading mode: also write the scores into the nbgrader course's gradebook (default: the course "
+        "SUBMISSIONS belongs to)",
+    )
     g.add_argument("--impl", default="exercises")
     g.add_argument("--suite", choices=list(runner.SUITES), default="all")
     g.add_argument("--json", action="store_true")
     h = sub.add_parser("hint", help="the next hint for a topic")
     h.add_argument("topic", nargs="?")
     h.add_argument("--n", type=int, default=None)
+    h.add_argument("--reset", action="store_true", help="start the topic's hints from the first again")
     d = sub.add_parser("diff", help="your file against the reference")
     d.add_argument("topic", nargs="?")
     d.add_argument("--impl", default="exercises")
+    d.add_argument("--yes", action="store_true", help="no confirmation (the diff reveals the reference)")
+    w = sub.add_parser("watch", help="re-run a topic's public tests each time you save its file")
+    w.add_argument("topic", nargs="?")
+    w.add_argument("--impl", default="exercises")
+    sub.add_parser("next", help="the recommended next topic, its file and its first hint")
+    rs = sub.add_parser("reset", help="restore a topic's stub (your file is backed up first)")
+    rs.add_argument("topic", nargs="?")
+    so = sub.add_parser("solution", help="show a topic's reference solution (asks first; recorded)")
+    so.add_argument("topic", nargs="?")
+    so.add_argument("--yes", action="store_true", help="no confirmation")
     s = sub.add_parser("stubs", help="regenerate exercises/ from solutions/ (backs up what it replaces)")
     s.add_argument("--check", action="store_true", help="only report stale stubs")
     c = sub.add_parser("check", help="the project's own tests (make check)")
@@ -409,7 +598,18 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout", type=float, default=600.0, help="seconds a suite run may take before it is killed")
     r = sub.add_parser("release", help="write the copy a class receives (no solutions, no hidden tests)")
     r.add_argument("out")
+    r.add_argument("--classroom", action="store_true", help="add GitHub Classroom's workflow (grader/classroom.py)")
+    cs = sub.add_parser("classroom-step", help="one step of the GitHub Classroom workflow (public tests)")
+    cs.add_argument("topic")
+    cs.add_argument("step", type=int)
+    mr = sub.add_parser("merge", help="join the outputs of `grade --shard I/N` runs into one set of reports")
+    mr.add_argument("shards", nargs="*", help="the --out folders of the shards")
+    mr.add_argument("--out", help="folder for the merged grades.csv, grades.json and feedback/")
     sub.add_parser("topics", help="list the topics")
+    nb = sub.add_parser("nbgrader", help="write an nbgrader course of every topic (make nbgrader out=DIR)")
+    nb.add_argument("out", nargs="?")
+    nl = sub.add_parser("notebooks", help="write the learners' notebooks, without solutions (make notebooks)")
+    nl.add_argument("out", nargs="?", default="notebooks")
     gs = sub.add_parser("gradescope", help="build the Gradescope autograder bundle")
     gs.add_argument("out", nargs="?", default="autograder.zip")
     b = sub.add_parser("bench", help="a topic's benchmark against PyTorch or another library")
@@ -431,12 +631,20 @@ COMMANDS = {
     "stubs": cmd_stubs,
     "check": cmd_check,
     "release": cmd_release,
+    "classroom-step": cmd_classroom_step,
+    "merge": cmd_merge,
     "topics": cmd_topics,
     "bench": cmd_bench,
     "demo": cmd_demo,
     "gradescope": cmd_gradescope,
     "margins": cmd_margins,
     "lint": cmd_lint,
+    "nbgrader": lambda args: _notebook_command("course", args),
+    "notebooks": lambda args: _notebook_command("notebooks", args),
+    "watch": cmd_watch,
+    "next": cmd_next,
+    "reset": cmd_reset,
+    "solution": cmd_solution,
 }
 
 

@@ -6,7 +6,10 @@ grader must write /autograder/results/results.json (Gradescope's documented sche
 grader/classgrade.gradescope_results).
 
 The bundle holds the harness (grader/), every suite with its hidden tests (tests/), the provided
-code (provided/), requirements.txt, pyproject.toml and the Makefile; never solutions/ or exercises/.
+code (provided/), the golden data some suites read (data/), requirements.txt, pyproject.toml and the
+Makefile; never exercises/, and of solutions/ only the references a hidden suite reads as its oracle
+of last resort (hidden_references(); they stay in /autograder/source, which the sandboxed worker
+does not see, like the hidden tests).
 `setup.sh` installs Python 3.11 and bubblewrap from Ubuntu's archive, then a CPU build of torch and
 the pinned requirements into /autograder/source/.venv. `run_autograder` grades the submission with
 this same grader: `python -m grader grade /autograder/submission --format gradescope`.
@@ -18,22 +21,32 @@ import stat
 import zipfile
 from pathlib import Path
 
-from grader import paths
+from grader import catalog, paths
 
 FILES = ["requirements.txt", "pyproject.toml", "Makefile"]
-FOLDERS = ["grader", "tests", "provided"]
+FOLDERS = ["grader", "tests", "provided", "data"]  # data/: golden files some suites read
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu 22.04).
+# KATA_GS_SKIP_PACKAGES=1 skips the package manager lines (apt-get, pip) and nothing else: the
+# project's test runs this script offline, with the environment already in place
+# (grader/gradescope_local.py).
 set -euo pipefail
-apt-get update
-apt-get install -y python3.11 python3.11-venv bubblewrap
+if [ "${KATA_GS_SKIP_PACKAGES:-}" != 1 ]; then
+  apt-get update
+  apt-get install -y python3.11 python3.11-venv bubblewrap
+fi
 cd /autograder/source
-python3.11 -m venv .venv
-# A CPU build of torch (PyPI's default wheel for Linux pulls several GB of CUDA libraries).
-.venv/bin/pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-# The other pinned requirements (torch is already importable, so setup keeps it).
-python3.11 grader/setup_venv.py
+[ -x .venv/bin/python ] || python3.11 -m venv .venv
+if [ "${KATA_GS_SKIP_PACKAGES:-}" != 1 ]; then
+  # A CPU build of torch (PyPI's default wheel for Linux pulls several GB of CUDA libraries).
+  .venv/bin/pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+  # The other pinned requirements (torch is already importable, so setup keeps it).
+  python3.11 grader/setup_venv.py
+fi
+# What the image holds: fails the build if torch or pytest cannot be imported; says whether
+# bubblewrap can build the grader's sandbox here.
+.venv/bin/python -m grader.gradescope_env
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -69,6 +82,17 @@ def _script(archive: zipfile.ZipFile, name: str, text: str) -> None:
     archive.writestr(info, text)
 
 
+def hidden_references() -> list[str]:
+    """The topics whose hidden suite reads the reference (docs/design.md rule 4: the oracle of last
+    resort): their test_hidden.py names the solutions folder."""
+    found = []
+    for topic in catalog.names():
+        hidden = paths.topic_tests(topic) / "test_hidden.py"
+        if hidden.is_file() and ("SOLUTIONS" in (text := hidden.read_text(encoding="utf-8")) or '"solutions"' in text):
+            found.append(topic)
+    return found
+
+
 def build(out: Path) -> list[str]:
     """Write the bundle to `out` (a .zip path); returns the names inside, sorted."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -86,4 +110,8 @@ def build(out: Path) -> list[str]:
                     name = path.relative_to(paths.ROOT).as_posix()
                     _add(archive, path, name)
                     names.append(name)
+        for topic in hidden_references():
+            name = f"solutions/{topic}.py"
+            _add(archive, paths.ROOT / name, name)
+            names.append(name)
     return sorted(names)

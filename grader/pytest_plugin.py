@@ -51,6 +51,7 @@ def pytest_configure(config):
     import torch
 
     torch.set_num_threads(1)
+    _timed_out.clear()  # a new session: no topic has timed out yet
     config.addinivalue_line("markers", "points(n): weight of this test in the topic's score (default 1)")
     if config.getoption("--kata-report"):
         config.pluginmanager.register(Collector(), "kata-collector")
@@ -248,6 +249,9 @@ def pytest_runtest_call(item):
     more CPU, so a correct file never times out because something else is running. A wall-clock
     safety net (pytest-timeout, pyproject.toml) stays for code that sleeps or waits forever."""
     item._kata_violations = len(guard.violations)
+    sentence = _timed_out.get(topic_of(item.path))
+    if sentence is not None and not item.config.getoption("--kata-sandbox"):
+        item.runtest = lambda: pytest.fail(sentence, pytrace=False)  # not run: the topic timed out already
     armed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
     if armed:
         previous = signal.signal(signal.SIGPROF, _cpu_alarm)
@@ -260,12 +264,37 @@ def pytest_runtest_call(item):
             signal.signal(signal.SIGPROF, previous)
 
 
+# Learner mode: the sentence of each topic's first timeout. The topic's remaining tests then fail at
+# once with it, instead of each waiting out its own limit (grading mode does the same in proxy.py).
+_timed_out: dict[str, str] = {}
+
+
+def _cap_sections(report) -> None:
+    """A test's captured output, capped: its head and tail and the count of lines left out."""
+    from grader.feedback import cap_output
+
+    report.sections = [(title, cap_output(content)) for title, content in report.sections]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    _cap_sections(report)
     if call.when != "call":
         return
+    try:
+        _kata_makereport(item, call, report)
+    finally:
+        timeout = call.excinfo is not None and call.excinfo.errisinstance(pytest.fail.Exception)
+        if timeout and report.failed and "Timeout" in str(call.excinfo.value):
+            if not item.config.getoption("--kata-sandbox"):
+                lines = report.longreprtext.strip().splitlines()
+                text = "\n".join(lines[1:] if lines and lines[0].startswith("Checks: ") else lines)
+                _timed_out.setdefault(topic_of(item.path), f"Not run: an earlier test timed out. {text}")
+
+
+def _kata_makereport(item, call, report) -> None:
     if call.excinfo is not None and type(call.excinfo.value).__name__ == "SandboxBroken":
         report.user_properties.append(("grader_error", True))  # the grader's failure, not the learner's
         report.longrepr = f"GRADER ERROR, not yours: {call.excinfo.value}"

@@ -39,6 +39,9 @@ QUIET_PLUGINS = [
     # hypothesis's pytest plugin costs ~1 s of start-up; @given works without it
     "-p",
     "no:hypothesispytest",
+    # anyio's plugin (async tests, which no suite has) imports asyncio and anyio's backends: ~0.25 s
+    "-p",
+    "no:anyio",
 ]
 
 

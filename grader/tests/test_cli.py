@@ -85,18 +85,22 @@ def test_bad_input_in_process(capsys, argv, words):
     assert out == ""
 
 
-def test_diff_of_a_finished_file_says_same(capsys, tmp_path):
-    """`diff adam --impl DIR` with the reference's code (markers stripped): says it is the same."""
+def test_diff_of_a_finished_file_says_same(capsys, tmp_path, monkeypatch):
+    """`diff adam --impl DIR --yes` with the reference's code (markers stripped): says it is the same."""
+    monkeypatch.setattr(paths, "STATE", tmp_path / "state")  # the reveal is recorded there, not in .kata/
     source = (paths.SOLUTIONS / "adam.py").read_text(encoding="utf-8")
     (tmp_path / "adam.py").write_text(stubs.strip_markers(source), encoding="utf-8")
-    status, out, err = run_main(capsys, "diff", "adam", "--impl", str(tmp_path))
+    status, out, err = run_main(capsys, "diff", "adam", "--impl", str(tmp_path), "--yes")
     assert status == 0
     assert "is the same as the reference" in out
 
 
-def test_diff_of_the_stub_shows_the_missing_code(capsys):
-    """`diff adam` on the untouched stub shows the stub's raise removed and the solution's lines added."""
-    status, out, err = run_main(capsys, "diff", "adam")
+def test_diff_of_the_stub_shows_the_missing_code(capsys, tmp_path, monkeypatch):
+    """`diff adam --yes` on the stub shows the stub's raise removed and the solution's lines added."""
+    monkeypatch.setattr(paths, "STATE", tmp_path / "state")  # the reveal is recorded there, not in .kata/
+    monkeypatch.setattr(paths, "EXERCISES", tmp_path)
+    (tmp_path / "adam.py").write_text(stubs.make_stub((paths.SOLUTIONS / "adam.py").read_text(), "adam"))
+    status, out, err = run_main(capsys, "diff", "adam", "--yes")
     assert status == 0
     assert "-        raise NotImplementedError" in out or "-    raise NotImplementedError" in out
     assert "+    beta1, beta2 = betas" in out
@@ -121,16 +125,20 @@ def test_topics_lists_the_catalog(capsys):
     assert [line.split()[1] for line in out.splitlines()] == catalog.names()
 
 
-def test_bench_times_the_learners_file_when_there_are_no_solutions(tmp_path, monkeypatch):
-    """In a released copy (no solutions/) `make bench topic=T` times exercises/, not a missing folder."""
+def test_bench_times_the_learners_file_by_default(tmp_path, monkeypatch):
+    """`make bench topic=T` times exercises/T.py, as `make test` does (issue 24), with or without
+    solutions/; impl= chooses another folder; a bench that is not a topic's (watch) chooses itself."""
     seen = []
     monkeypatch.setattr(cli, "_script", lambda kind, folder, args, extra: seen.append(extra) or 0)
     args = type("Args", (), {"topic": "bpe", "pytest_args": ["--slow-chars", "0"]})()
     assert cli.cmd_bench(args) == 0
-    assert seen[-1] == ["--slow-chars", "0"]  # the project: the bench's own default (solutions/)
+    assert seen[-1] == ["--impl", "exercises", "--slow-chars", "0"]
     monkeypatch.setattr(paths, "SOLUTIONS", tmp_path / "no-solutions")
     cli.cmd_bench(args)
     assert seen[-1] == ["--impl", "exercises", "--slow-chars", "0"]
     args.pytest_args = ["--impl", "mine"]
     cli.cmd_bench(args)
     assert seen[-1] == ["--impl", "mine"]
+    args.topic, args.pytest_args = "watch", ["--runs", "3"]
+    cli.cmd_bench(args)
+    assert seen[-1] == ["--runs", "3"]

@@ -174,7 +174,11 @@ def test_gradescope_results_follow_the_schema():
 def test_gradescope_bundle_has_executable_scripts_and_no_solutions(tmp_path):
     names = gradescope.build(tmp_path / "autograder.zip")
     assert names[:0] == [] and "setup.sh" in names and "run_autograder" in names
-    assert not any(n.startswith(("solutions/", "exercises/")) for n in names)
+    assert not any(n.startswith("exercises/") for n in names)
+    # Of the references, only those a hidden suite reads (they never enter the worker's sandbox).
+    # (test_gradescope_run.py proves they are the ones needed: the references grade in full there).
+    shipped = {n.split("/")[1][:-3] for n in names if n.startswith("solutions/")}
+    assert all("solutions" in (paths.TESTS / t / "test_hidden.py").read_text().lower() for t in shipped)
     assert "tests/adam/test_hidden.py" in names
     with zipfile.ZipFile(tmp_path / "autograder.zip") as z:
         for script in ("setup.sh", "run_autograder"):

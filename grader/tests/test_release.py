@@ -8,18 +8,7 @@ import pytest
 
 from grader import catalog, paths, release
 
-
-@pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rel") / "class"
-    release.build(out)
-    # The release copies exercises/ as it is; a learner running `make check` may have edited it, so
-    # the release tested here gets the stubs as committed (grader.selfcheck.committed_stub).
-    from grader.selfcheck import committed_stub
-
-    for topic in catalog.names():
-        (out / "exercises" / f"{topic}.py").write_text(committed_stub(topic)[0], encoding="utf-8")
-    return out
+# `released`: the class release, built once per session (grader/tests/conftest.py).
 
 
 def test_release_leaves_out_solutions_and_project_only_files(released):
