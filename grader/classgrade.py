@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grader import catalog, paths, runner, scoring, shards
@@ -441,18 +441,64 @@ def grade_one(student: str, entry: Path, topics: list[str], trusted: Path, workd
 # Reports
 
 
-def _progress(done: int, total: int, label: str) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    bar = "#" * filled + "." * (width - filled)
-    line = f"[{bar}] {done}/{total} {label}"
-    if sys.stderr.isatty():
-        sys.stderr.write("\r" + line[:100].ljust(100))
-        if done == total:
-            sys.stderr.write("\n")
-    else:
-        sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+class ClassProgress:
+    """A class run's progress on stderr (stdout keeps the summary): on a terminal, rich's bar with
+    students done of total, time spent and time left; otherwise one line per student with the same
+    numbers ("[####......] 12/200 alice, 61 s, about 9.5 min left"). Time left is the mean time per
+    student so far times the students left (jobs at a time included, as they are in the mean)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, quiet: bool = False):
+        self.total, self.quiet, self.done, self.bar = total, quiet, 0, None
+        self.start = time.monotonic()
+
+    def __enter__(self):
+        from grader import feedback
+
+        if not self.quiet and self.total and feedback.fancy(sys.stderr):
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("grading {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=Console(file=sys.stderr),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("", total=self.total)
+        return self
+
+    def advance(self, label: str) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=label)
+            return
+        spent = time.monotonic() - self.start
+        left = spent / self.done * (self.total - self.done)
+        filled = int(self.WIDTH * self.done / self.total) if self.total else self.WIDTH
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        when = f"about {left / 60:.1f} min left" if left >= 60 else f"about {left:.0f} s left"
+        sys.stderr.write(f"[{bar}] {self.done}/{self.total} {label[:60]}, {spent:.0f} s, {when}\n")
+        sys.stderr.flush()
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def feedback(result: dict) -> str:
@@ -604,7 +650,6 @@ def grade_class(
     with tempfile.TemporaryDirectory(prefix="kata-grade-") as tmp:
         workdir = Path(tmp)
         trusted = trusted_copy(workdir)
-        done = 0
         previous, todo = result_store.split(entries, kept, topics, workdir / "check") if kept else ({}, entries)
         results += previous.values()
         if resume and not quiet:
@@ -652,12 +697,11 @@ def grade_class(
             return result
 
         try:
-            with ThreadPoolExecutor(max(1, jobs)) as pool:
-                for result in pool.map(one_warm, todo):
+            with ThreadPoolExecutor(max(1, jobs)) as pool, ClassProgress(len(todo), quiet) as progress:
+                for future in as_completed([pool.submit(one_warm, item) for item in todo]):
+                    result = future.result()
                     results.append(result)
-                    done += 1
-                    if not quiet:
-                        _progress(done, len(todo), result["student"])
+                    progress.advance(result["student"])
         finally:
             for server in servers:
                 server.close()

@@ -223,55 +223,9 @@ def cmd_stubs(args) -> int:
     return 0
 
 
-class _HarnessTests:
-    """grader/tests in a child pytest that runs while the suites run: it waits on timeouts and
-    sandboxed workers for much of its time (about 0.8 of one core on average). Measured on a fresh
-    clone with 11 topics on 2 cores: 703 s alongside the suites, 924 s one after the other (436 s
-    and 488 s); the price is that every time printed meanwhile is inflated by the contention. Its
-    output goes to a file, printed once it ends. On an interrupt the child gets SIGINT and a few
-    seconds to remove its temporary folders before it is killed."""
-
-    def __init__(self) -> None:
-        import subprocess
-        import tempfile
-
-        self.start = time.monotonic()
-        self.output = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "grader/tests", "-q", "--durations=8", *runner.QUIET_PLUGINS],
-            cwd=paths.ROOT,
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
-        )
-        self.seconds = 0.0
-
-    def finish(self) -> int:
-        """Wait for the tests, print their output; returns pytest's exit status."""
-        status = self.proc.wait()
-        self.seconds = time.monotonic() - self.start
-        self.output.seek(0)
-        print(f"\nHarness tests (grader/tests), run alongside the suites ({self.seconds:.0f} s):")
-        print(self.output.read(), end="", flush=True)
-        self.output.close()
-        return status
-
-    def stop(self) -> None:
-        import signal
-        import subprocess
-
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.output.close()
-
-
 def cmd_check(args) -> int:
-    """Lint, then the harness's own tests alongside every topic's suites proven honest
-    (grader/selfcheck.py); ends with a timing line. ^C or SIGTERM stops it with no runs and no
+    """Lint, then every topic's suites proven honest and the harness's own tests, as runs of one
+    pool (grader/selfcheck.py); ends with a timing line. ^C or SIGTERM stops it with no runs and no
     temporary folders left behind."""
     from grader import selfcheck
 
@@ -280,7 +234,6 @@ def cmd_check(args) -> int:
     topics = [t for name in (args.topics or []) for t in _topic(name)]
     start = time.monotonic()
     timings: dict = {}
-    harness = None
     try:
         with selfcheck.sigterm_as_interrupt():
             print("Lint (ruff check, ruff format --check):", flush=True)
@@ -291,26 +244,17 @@ def cmd_check(args) -> int:
             if topics:  # a topic's author checking their suites: the harness's own tests are not theirs
                 print("Harness tests (grader/tests): skipped, --topics given (make check without it runs them).")
             else:
-                print("Harness tests (grader/tests): started; their output follows the suites'.", flush=True)
-                harness = _HarnessTests()
+                print("Harness tests (grader/tests): runs of the same pool, started first.", flush=True)
             print("\nSuites:", flush=True)
-            status = max(status, selfcheck.run(topics or None, args.jobs, timings, args.timeout))
-            if harness is not None:
-                harness_status = harness.finish()
-                if harness_status != 0:
-                    print("The harness's own tests failed (above).")
-                status = max(status, harness_status)
+            status = max(status, selfcheck.run(topics or None, args.jobs, timings, args.timeout, harness=not topics))
     except KeyboardInterrupt:
-        if harness is not None:
-            harness.stop()
         print("\nInterrupted: the runs were stopped and the check's temporary folders removed.", file=sys.stderr)
         return 130
     parts = ", ".join(f"{name} {timings.get(kind, 0):.0f} s" for kind, name in selfcheck.KINDS.items())
     print(
-        f"\nTiming: lint {linted:.0f} s, harness tests {harness.seconds if harness else 0:.0f} s (alongside the "
-        f"suites), suites {timings.get('suites', 0):.0f} s "
-        f"({parts}; run time summed per kind, {timings.get('workers', 1)} runs at a time), "
-        f"total {time.monotonic() - start:.0f} s"
+        f"\nTiming: lint {linted:.0f} s, harness tests {timings.get('harness', 0):.0f} s, suites: {parts} (run "
+        f"time summed per kind, {timings.get('workers', 1)} runs at a time); suites and harness tests together "
+        f"{timings.get('suites', 0):.0f} s, total {time.monotonic() - start:.0f} s"
     )
     return status
 

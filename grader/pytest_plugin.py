@@ -12,6 +12,7 @@ is not written yet, an exception with its line in the learner's file, a forbidde
 
 from __future__ import annotations
 
+import errno
 import json
 import signal
 import threading
@@ -199,6 +200,12 @@ def _rewrite(item, call) -> str | None:
     if excinfo.errisinstance(NotImplementedError):
         return _not_written(name, _where(frame))
     line = (frame.line or "").strip()
+    if excinfo.errisinstance(OSError) and excinfo.value.errno == errno.EFBIG:
+        return (
+            f"{name} printed more than {OUTPUT_LIMIT // 2**20} MiB in one test, and was stopped: a print "
+            f"inside a loop? Print less (or only on the first steps) while you debug.\n"
+            f"  it was running {_where(frame)}: {line}"
+        )
     if "Timeout" in str(excinfo.value) and excinfo.errisinstance(pytest.fail.Exception):
         return (
             f"{name} did not finish in time ({str(excinfo.value).split('(')[-1].split(')')[0]}"
@@ -232,6 +239,7 @@ def _summary(item) -> str:
 
 
 CPU_SECONDS = 30.0  # per test, of this process's CPU time (docs/design.md: tests do not depend on speed)
+OUTPUT_LIMIT = 64 * 2**20  # bytes one test's captured output may grow to (learner mode; RLIMIT_FSIZE)
 
 
 class CPUTimeout(pytest.fail.Exception):
@@ -256,12 +264,39 @@ def pytest_runtest_call(item):
     if armed:
         previous = signal.signal(signal.SIGPROF, _cpu_alarm)
         signal.setitimer(signal.ITIMER_PROF, CPU_SECONDS)
+    capped = _cap_file_size(armed and not item.config.getoption("--kata-sandbox"))
     try:
         yield
     finally:
         if armed:
             signal.setitimer(signal.ITIMER_PROF, 0)
             signal.signal(signal.SIGPROF, previous)
+        if capped is not None:
+            capped()
+
+
+def _cap_file_size(on: bool):
+    """In learner mode, no file this process writes may grow past OUTPUT_LIMIT during a test: pytest
+    captures a test's output in a temporary file, so a print inside an endless loop stops with
+    OSError (EFBIG, named by _rewrite) after 64 MiB instead of filling the disk until the time
+    limit. Returns the function that restores the limit and SIGXFSZ's handler, or None."""
+    try:
+        import resource
+    except ImportError:  # not on Linux or macOS
+        return None
+    if not on:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if hard != resource.RLIM_INFINITY and hard < OUTPUT_LIMIT:
+        return None
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, hard))
+
+    def restore() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+    return restore
 
 
 # Learner mode: the sentence of each topic's first timeout. The topic's remaining tests then fail at

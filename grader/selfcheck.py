@@ -17,6 +17,11 @@ torch and pytest once (grader/warm.py); runs go in parallel on the machine's cor
 a wall-clock limit. The stubs judged are the committed ones (`git show HEAD:exercises/<topic>.py`,
 or the stub generated from solutions/ outside a git checkout), never a learner's working files.
 An interrupt (^C, SIGTERM) kills the runs and removes the temporary folders.
+
+`make check` also runs the harness's own tests (grader/tests) as runs of the same pool
+(`harness=True`): each file that takes minutes is a run of its own, the files that share the
+session-wide release fixture one run, the rest one run; they start first, the longest first, so that
+the two cores stay busy to the end rather than one long run finishing alone.
 """
 
 from __future__ import annotations
@@ -230,6 +235,28 @@ KINDS = {
 COLD_KINDS: frozenset[str] = frozenset()
 SLOWEST = 10  # slowest reference tests reported after the suites
 
+# The harness's own tests as runs of the pool, in the order they start (the longest first; measured
+# in `make check`'s output, "harness ... s"). A file not named here goes into the last run.
+HARNESS_RUNS = (
+    ("test_nbgrader_roundtrip.py",),
+    ("test_hostile.py",),
+    ("test_classroom.py", "test_release.py", "test_nbgrader_course.py"),  # the `released` fixture, built once
+    ("test_gradescope_run.py",),
+    ("test_classes_at_scale.py",),
+    ("test_bounds.py",),
+)
+HARNESS_LIMIT = 3600.0  # seconds of wall-clock time per harness run (its tests have their own limits)
+
+
+def harness_runs() -> list[list[str]]:
+    """The files of grader/tests grouped into runs (HARNESS_RUNS, then every other file together)."""
+    folder = paths.ROOT / "grader" / "tests"
+    files = sorted(p.name for p in folder.glob("test_*.py"))
+    groups = [[f for f in group if f in files] for group in HARNESS_RUNS]
+    named = {f for group in groups for f in group}
+    groups.append([f for f in files if f not in named])
+    return [[str(folder / f) for f in group] for group in groups if group]
+
 
 @contextlib.contextmanager
 def sigterm_as_interrupt():
@@ -250,19 +277,35 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, old)
 
 
+def _durations_and_summary(output: str) -> str:
+    """From a passing pytest run's output: its "slowest durations" block and its last line."""
+    lines = output.rstrip().splitlines()
+    block = []
+    if any("slowest" in line and "durations" in line for line in lines):
+        at = next(i for i, line in enumerate(lines) if "slowest" in line and "durations" in line)
+        block = [line for line in lines[at + 1 :] if re.match(r"\d+\.\d+s ", line)]
+    return "\n".join([*block, lines[-1] if lines else "(no output)"])
+
+
 def slowest_tests(records: list[dict], n: int = SLOWEST) -> list[tuple[float, str]]:
     """The n longest (seconds, nodeid) among records (setup, call and teardown together)."""
     return sorted(((r.get("duration", 0.0), r["nodeid"]) for r in records), reverse=True)[:n]
 
 
 def run(
-    topics: list[str] | None = None, jobs: int | None = None, timings: dict | None = None, timeout: float = 600
+    topics: list[str] | None = None,
+    jobs: int | None = None,
+    timings: dict | None = None,
+    timeout: float = 600,
+    harness: bool = False,
 ) -> int:
     """Check `topics` (all by default) with `jobs` runs at once (one per core by default), each run
-    killed after `timeout` seconds. Prints a line per topic as it finishes, then every run's verdict,
-    the kill table, the slowest reference tests and the problems. Returns 0 when all is honest, else 1.
-    `timings`, if given, receives seconds: "suites" (this whole call) and per kind of run the run
-    time summed over its runs (runs overlap: "workers" at a time)."""
+    killed after `timeout` seconds; with `harness`, grader/tests too (harness_runs, first in the
+    queue). Prints a line per topic (and harness run) as it finishes, then every run's verdict,
+    the kill table, the slowest reference tests, the harness tests' reports and the problems.
+    Returns 0 when all is honest and the harness tests pass, else 1. `timings`, if given, receives
+    seconds: "suites" (this whole call), per kind of run the run time summed over its runs, and
+    "harness" (the harness runs summed; runs overlap: "workers" at a time)."""
     start = time.monotonic()
     topics = topics or catalog.names()
     problems: list[str] = []
@@ -336,7 +379,34 @@ def run(
                     flush=True,
                 )
 
-        warm.run_suites(runs, tmp / "runs", workers, timeout, ended, after=after)
+        groups = harness_runs() if harness else []
+        harness_results: list = [None] * len(groups)
+        first = len(runs)  # the harness runs' indexes, after the suites'
+        runs += [
+            ([*group, f"--rootdir={paths.ROOT}", "--durations=5", *runner.QUIET_PLUGINS], False) for group in groups
+        ]
+        after += [None] * len(groups)
+        limits = [None] * first + [HARNESS_LIMIT] * len(groups)
+        order = list(range(first, len(runs))) + list(range(first))  # the harness runs start first
+
+        def ended_any(index: int, result: tuple[int, str, float]) -> None:
+            if index < first:
+                ended(index, result)
+                return
+            harness_results[index - first] = result
+            names = " ".join(Path(f).name for f in groups[index - first])
+            print(f"harness {names}: {'passed' if result[0] == 0 else 'FAILED'} ({result[2]:.0f} s)", flush=True)
+
+        ordered = warm.run_suites(
+            [runs[i] for i in order],
+            tmp / "runs",
+            workers,
+            timeout,
+            lambda i, result: ended_any(order[i], result),
+            after=[None if after[i] is None else order.index(after[i]) for i in order],
+            limits=[limits[i] for i in order],
+        )
+        del ordered
         recorded: dict[str, dict[str, dict[str, float]]] = {}  # topic -> variant -> test -> share
         for (topic, kind, label, _folder, _item), path in zip(all_jobs, margin_files):
             if kind in ("reference", "alternative"):
@@ -405,8 +475,20 @@ def run(
     )
     for took, nodeid in slowest_tests(reference_records):
         print(f"{took:8.2f} s  {nodeid}")
+    for group, (status, output, took) in zip(groups, harness_results):
+        names = " ".join(str(Path(f).relative_to(paths.ROOT)) for f in group)
+        if status == 0:  # pytest's slowest tests and its closing line
+            print(f"\nHarness tests {names} ({took:.0f} s):\n" + _durations_and_summary(output))
+        else:
+            print(f"\nHarness tests {names} FAILED (exit {status}, {took:.0f} s):\n{output[-20000:]}")
+            problems.append(f"harness tests failed: {names} (output above)")
     if timings is not None:
-        timings.update(seconds, suites=time.monotonic() - start, workers=workers)
+        timings.update(
+            seconds,
+            suites=time.monotonic() - start,
+            workers=workers,
+            harness=sum(r[2] for r in harness_results if r is not None),
+        )
     if problems:
         print("\nProblems:")
         for p in problems:

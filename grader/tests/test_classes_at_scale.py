@@ -208,3 +208,23 @@ def test_bad_input_gets_one_sentence(argv, words, tmp_path, capsys):
     captured = capsys.readouterr()
     assert status == 2 and words in captured.err + captured.out
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_progress_off_a_terminal_is_a_line_per_student_with_time_left(capsys, monkeypatch):
+    clock = iter([100.0, 110.0, 130.0])  # started at 100; students done at 110 and 130
+    monkeypatch.setattr(classgrade.time, "monotonic", lambda: next(clock))
+    with classgrade.ClassProgress(4) as progress:
+        progress.advance("alice")
+        progress.advance("bob")
+    lines = capsys.readouterr().err.splitlines()
+    # 10 s for one student, 3 left: about 30 s; then 30 s for two, 2 left: about 30 s
+    assert lines == [
+        "[#######.......................] 1/4 alice, 10 s, about 30 s left",
+        "[###############...............] 2/4 bob, 30 s, about 30 s left",
+    ]
+
+
+def test_progress_quiet_prints_nothing(capsys):
+    with classgrade.ClassProgress(3, quiet=True) as progress:
+        progress.advance("alice")
+    assert capsys.readouterr().err == ""

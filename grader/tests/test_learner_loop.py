@@ -108,6 +108,25 @@ def test_after_a_timeout_the_topics_other_tests_fail_at_once(tmp_path, monkeypat
     assert len(timed_out[0]["output"].splitlines()) <= feedback.HEAD_LINES + feedback.TAIL_LINES + 1
 
 
+def test_a_print_in_an_endless_loop_stops_at_the_output_limit(tmp_path, monkeypatch):
+    """A print inside an endless loop stops once the test's captured output reaches OUTPUT_LIMIT (1 MiB
+    here), with a sentence that says so, rather than filling the disk until the time limit; the limit
+    on file size is lifted again after the test (the next file written here is larger)."""
+    import resource
+
+    from grader import pytest_plugin
+
+    monkeypatch.setattr(pytest_plugin, "OUTPUT_LIMIT", 2**20)
+    source = reference("adam").replace("def adam_step(", "def _real_step(", 1)
+    source += "\n\ndef adam_step(*args, **kwargs):\n    while True:\n        print('x' * 1000)\n"
+    (tmp_path / "adam.py").write_text(source, encoding="utf-8")
+    _, records = watch.run_inprocess("adam", tmp_path, "public", ["-k", "test_first_step_by_hand"])
+    assert [r["outcome"] for r in records] == ["failed"]
+    assert "adam_step printed more than 1 MiB in one test, and was stopped" in records[0]["message"]
+    assert resource.getrlimit(resource.RLIMIT_FSIZE)[0] == resource.RLIM_INFINITY
+    (tmp_path / "big").write_bytes(b"0" * (2 * 2**20))
+
+
 # ---------------------------------------------------------------------------------------------------
 # Progress and next steps
 

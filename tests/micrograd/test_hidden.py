@@ -1,5 +1,5 @@
 """micrograd, hidden tests: more random graphs, central differences, operators at harder values,
-bigger networks, a network called on several samples, and 300 steps of training on two moons
+bigger networks, a network called on several samples, and 150 steps of training on two moons
 that must reach 95% training accuracy.
 
 Not shipped to learners; `make grade` and the instructor's grader run them.
@@ -158,17 +158,21 @@ def test_mlp_on_several_samples(impl):
     )
 
 
+STEPS_TO_95 = 150
+
+
 def test_training_reaches_95_percent(impl):
-    """300 steps of gradient descent on two moons reach at least 95% training accuracy (the sign of
-    the output is the class). In the hidden suite: 300 steps of a Python engine take a second or two."""
+    """150 steps of gradient descent on two moons reach at least 95% training accuracy (the sign of
+    the output is the class). The reference classifies all 16 points from step 120 on (the loss is
+    0.064 at step 150); 150 steps of a Python engine take about a second."""
     x, y, flat = moons_setup()
-    _, losses, preds = learner_training(impl, x, y, flat, 300, LR)
+    _, losses, preds = learner_training(impl, x, y, flat, STEPS_TO_95, LR)
     outputs = read(preds, "data", [f"prediction {k}" for k in range(len(preds))])
     correct = sum((o > 0) == (t > 0) for o, t in zip(outputs, y.tolist()))
     accuracy = correct / len(outputs)
     if accuracy < 0.95:
         fail(
-            f"after 300 steps of MLP{NET} on {MOONS['n']} points of two moons (lr {LR}), the training "
+            f"after {STEPS_TO_95} steps of MLP{NET} on {MOONS['n']} points of two moons (lr {LR}), the training "
             f"accuracy is {accuracy:.0%} ({correct} of {len(outputs)}), below 95%; the loss went from "
             f"{losses[0]:.4g} to {losses[-1]:.4g}." + notes(impl)
         )
