@@ -70,12 +70,20 @@ def main(argv=None) -> int:
     p.add_argument("--students", type=int, default=20)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--topics-per-student",
+        type=int,
+        default=None,
+        help="each submission holds this many topics (cycling through the catalog); default every topic",
+    )
     args = p.parse_args(argv)
     start = time.monotonic()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
     torch_s = time.monotonic() - start
     with tempfile.TemporaryDirectory(prefix="kata-scale-") as tmp:
-        manifest = classgen.make_class(Path(tmp) / "class", args.students, args.seed)
+        manifest = classgen.make_class(
+            Path(tmp) / "class", args.students, args.seed, per_student=args.topics_per_student
+        )
         cmd = [sys.executable, "-m", "grader", "grade", f"{tmp}/class", "--out", f"{tmp}/out", "--jobs", str(args.jobs)]
         start = time.monotonic()
         before = os.times()
@@ -92,11 +100,21 @@ def main(argv=None) -> int:
         summary = proc.stdout.read().strip().splitlines()[-1:]
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     n = args.students
-    print(f"{n} students over {len(manifest['topics'])} topics ({', '.join(manifest['topics'])}), --jobs {args.jobs}")
+    held = sum(len(topics) for topics in manifest["students"].values())
+    print(
+        f"{n} students over {len(manifest['topics'])} topics ({', '.join(manifest['topics'])}), {held} topic "
+        f"files in all ({held / n:.1f} per submission), --jobs {args.jobs}"
+    )
+    kinds: dict[str, int] = {}
+    for topics in manifest["students"].values():
+        for kind in topics.values():
+            kinds[kind.split(":")[0]] = kinds.get(kind.split(":")[0], 0) + 1
+    print(f"  the files: {', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}")
     print(f"  grader: {summary[0] if summary else '(no summary)'} exit {proc.returncode}")
     per = wall / n
     print(f"  wall {wall:.0f} s: {per:.1f} s per submission ({per / torch_s:.1f}x `import torch`, {torch_s:.2f} s)")
     print(f"  CPU {cpu:.0f} s: {cpu / n:.1f} CPU s per submission ({cpu / n / torch_s:.1f}x `import torch`)")
+    print(f"  {cpu / held:.1f} CPU s per topic file graded")
     for kind, kib in sorted(peaks.items()):
         print(f"  peak memory, {kind}: {kib / 1024:.0f} MiB")
     print("Projections from these numbers (not measured):")

@@ -49,9 +49,13 @@ def versions(topic: str) -> dict[str, str]:
     return out
 
 
-def make_class(out: Path, students: int, seed: int = 0, topics: list[str] | None = None) -> dict:
+def make_class(
+    out: Path, students: int, seed: int = 0, topics: list[str] | None = None, per_student: int | None = None
+) -> dict:
     """Write `students` submission folders into `out` (created; must not hold student-xxx folders
-    already); returns the manifest {"students": {name: {topic: kind}}, "topics", "left_out"}."""
+    already); returns the manifest {"students": {name: {topic: kind}}, "topics", "left_out"}.
+    `per_student` K: each student holds K topics only (student i the topics i*K .. i*K+K-1 of the
+    catalog order, cycling), as a course whose every assignment is one topic; default: every topic."""
     chosen = complete_topics(topics)
     left_out = [t for t in (topics or catalog.names()) if t not in chosen]
     if not chosen:
@@ -65,7 +69,8 @@ def make_class(out: Path, students: int, seed: int = 0, topics: list[str] | None
         folder = out / name
         folder.mkdir()
         got = {}
-        for j, topic in enumerate(chosen):
+        mine = chosen if not per_student else [chosen[(i * per_student + k) % len(chosen)] for k in range(per_student)]
+        for j, topic in enumerate(mine):
             # The first three students hold each kind once per topic (rotated), so every class of
             # three or more has all three kinds of every topic; the rest are drawn 2:1:2.
             kind = KINDS[(i + j) % len(KINDS)] if i < len(KINDS) else rng.choices(KINDS, weights=(2, 1, 2))[0]

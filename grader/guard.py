@@ -165,6 +165,16 @@ _PRINTING = (f"torch{os.sep}_tensor_str.py",)
 _strict: list[bool] = [False]  # grading mode: traps fire on the call state, not on file names
 _calls: list[str | None] = []  # topics of the submission calls in progress (grading mode)
 _printing_codes: set = set()  # code objects of torch's tensor printing
+# Frames below which no learner frame of a test can be: pytest's call of a test function. The walk
+# up the stack stops there (a trapped torch function called by an oracle thousands of times would
+# otherwise walk pytest's forty-odd frames each time). Learner code run at import or in a fixture
+# has no such frame under it, and is walked to the bottom.
+_STOP_AT: set = set()
+
+
+def stop_walks_at(*functions) -> None:
+    """Let the learner-frame walk stop at these functions' frames (see _STOP_AT)."""
+    _STOP_AT.update(getattr(f, "__code__", f) for f in functions)
 
 
 def strict_calls() -> None:
@@ -219,16 +229,21 @@ def _strict_frame(topics: set[str | None]) -> types.FrameType | None:
 
 def _learner_frame(entries: set[str]) -> types.FrameType | None:
     """The innermost learner frame on the stack whose topic forbids one of `entries`."""
-    topics = set().union(*(_forbidden_by.get(e, set()) for e in entries))
     if _strict[0]:
-        return _strict_frame(topics)
+        return _strict_frame(set().union(*(_forbidden_by.get(e, set()) for e in entries)))
+    topics = None  # computed once a learner frame is found (most calls find none)
     frame = sys._getframe(2)
     while frame is not None:
-        filename = frame.f_code.co_filename
+        code = frame.f_code
+        if code in _STOP_AT:
+            return None
+        filename = code.co_filename
         if filename.endswith(_PRINTING):
             return None  # torch formatting a tensor for print() uses no_grad and forward_ad itself
         if filename in _learner_files:
             topic = _learner_files[filename]
+            if topics is None:
+                topics = set().union(*(_forbidden_by.get(e, set()) for e in entries))
             if topic is None or topic in topics or None in topics:
                 return frame
         frame = frame.f_back

@@ -53,6 +53,9 @@ def pytest_configure(config):
 
     torch.set_num_threads(1)
     _timed_out.clear()  # a new session: no topic has timed out yet
+    import _pytest.python
+
+    guard.stop_walks_at(_pytest.python.pytest_pyfunc_call)  # a test's learner frames are above it
     config.addinivalue_line("markers", "points(n): weight of this test in the topic's score (default 1)")
     if config.getoption("--kata-report"):
         config.pluginmanager.register(Collector(), "kata-collector")
@@ -311,8 +314,34 @@ def _cap_sections(report) -> None:
     report.sections = [(title, cap_output(content)) for title, content in report.sections]
 
 
+class LearnerSentence(pytest.fail.Exception):
+    """The sentence for an exception raised in learner code (_rewrite), standing in for it."""
+
+
+def _sentence_first(item, call) -> None:
+    """For an exception raised in learner code, put its sentence in place before pytest formats the
+    failure: pytest would otherwise parse the source of every file on the traceback (tens of ms per
+    failure, most of a stub's run) for a report that _kata_makereport replaces anyway."""
+    excinfo = call.excinfo
+    if call.when != "call" or excinfo is None:
+        return
+    if excinfo.errisinstance((pytest.fail.Exception, pytest.skip.Exception, KeyboardInterrupt)):
+        return
+    if type(excinfo.value).__name__ == "SandboxBroken":
+        return
+    message = _rewrite(item, call)
+    if message is None:
+        return
+    item._kata_sentence = message
+    try:
+        raise LearnerSentence(message, pytrace=False)
+    except LearnerSentence as exc:
+        call.excinfo = pytest.ExceptionInfo.from_exception(exc)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    _sentence_first(item, call)
     outcome = yield
     report = outcome.get_result()
     _cap_sections(report)
@@ -322,6 +351,7 @@ def pytest_runtest_makereport(item, call):
         _kata_makereport(item, call, report)
     finally:
         timeout = call.excinfo is not None and call.excinfo.errisinstance(pytest.fail.Exception)
+        timeout = timeout and not call.excinfo.errisinstance(LearnerSentence)
         if timeout and report.failed and "Timeout" in str(call.excinfo.value):
             if not item.config.getoption("--kata-sandbox"):
                 lines = report.longreprtext.strip().splitlines()
@@ -335,7 +365,7 @@ def _kata_makereport(item, call, report) -> None:
         report.longrepr = f"GRADER ERROR, not yours: {call.excinfo.value}"
         return
     new = guard.violations[getattr(item, "_kata_violations", len(guard.violations)) :]
-    message = _rewrite(item, call)
+    message = item.__dict__.pop("_kata_sentence", None) or _rewrite(item, call)
     if new and message is None:
         message = (
             f"Your code called a forbidden API: {new[0]}. This topic is about writing it "
