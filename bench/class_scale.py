@@ -4,11 +4,13 @@ Generates a class (grader/classgen.py: each student a seeded mixture of the refe
 the mutants of every topic), grades it with `python -m grader grade CLASS --out OUT --jobs J` as its
 own process, and samples every process of that run every 0.2 s from /proc: the peak resident memory
 (VmHWM) of the grader itself, of the largest trusted pytest process, and of the largest sandboxed
-worker. Prints the wall time, seconds per submission, the CPU seconds per submission (of the whole
-process tree), and `python -c "import torch"` measured in the same run as the baseline the times are
-also given against. Projections (printed, labelled as such): 500 students on a 16-core machine with
---jobs 16 (CPU seconds x 500 / 16), and on Gradescope, one container per submission (each taking
-the CPU seconds of one submission at Gradescope's default half a CPU). Not a test.
+worker. Prints the wall time, seconds per submission, the CPU seconds of the processes the grader
+reaped (a lower bound: sandboxed workers are not all reaped through that chain), and `python -c
+"import torch"` measured in the same run as the baseline the times are also given against.
+`--topics-per-student K` gives each submission K topics (as a course whose assignments are single
+topics) instead of every topic. Projections (printed, labelled as such) from the wall time: a job
+slot's seconds per submission (wall x jobs / submissions); 500 students on a 16-core machine with
+--jobs 16; Gradescope, one container per submission at its default half a CPU. Not a test.
 """
 
 from __future__ import annotations
@@ -113,15 +115,19 @@ def main(argv=None) -> int:
     print(f"  grader: {summary[0] if summary else '(no summary)'} exit {proc.returncode}")
     per = wall / n
     print(f"  wall {wall:.0f} s: {per:.1f} s per submission ({per / torch_s:.1f}x `import torch`, {torch_s:.2f} s)")
-    print(f"  CPU {cpu:.0f} s: {cpu / n:.1f} CPU s per submission ({cpu / n / torch_s:.1f}x `import torch`)")
-    print(f"  {cpu / held:.1f} CPU s per topic file graded")
+    print(
+        f"  CPU {cpu:.0f} s of the processes the grader reaped ({cpu / n:.1f} s per submission, {cpu / held:.1f} s "
+        "per topic file): a lower bound, since sandboxed workers are not all reaped through that chain"
+    )
     for kind, kib in sorted(peaks.items()):
         print(f"  peak memory, {kind}: {kib / 1024:.0f} MiB")
-    print("Projections from these numbers (not measured):")
-    print(f"  500 students, 16 cores, --jobs 16: about {500 * cpu / n / 16 / 60:.0f} min")
+    slot = wall * args.jobs / n  # seconds one of the `jobs` slots spends per submission
+    print("Projections from these numbers (not measured), assuming each job keeps about one core busy:")
+    print(f"  one submission takes {slot:.1f} s of a job slot ({slot * n / held:.1f} s per topic file)")
+    print(f"  500 such submissions, 16 cores, --jobs 16: about {500 * slot / 16 / 60:.1f} min")
     print(
-        f"  Gradescope, one container per submission at half a CPU: about {2 * cpu / n / 60:.1f} min each "
-        "(containers run side by side)"
+        f"  Gradescope, one container per submission at half a CPU: about {2 * slot:.0f} s each plus the "
+        "container's start (containers run side by side)"
     )
     return 0
 
