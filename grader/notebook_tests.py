@@ -79,10 +79,9 @@ def run(namespace: dict, topic: str, nodeid: str) -> list[dict]:
             guard.register_learner_file(f, topic)
         pytest_plugin._cache[key] = pytest_plugin.Impl(_Namespace(namespace), shown)
     collector = pytest_plugin.Collector()
-    # Without pytest's unraisable- and thread-exception plugins: their gc.collect() at the end of each
-    # run costs most of a second in a kernel holding torch; a test cell then takes about 0.2 s.
-    quiet = [*runner.QUIET_PLUGINS, "-p", "no:unraisableexception", "-p", "no:threadexception"]
-    args = [nodeid, f"--impl={marker}", f"--rootdir={paths.ROOT}", *quiet, "-q"]
+    # QUIET_PLUGINS leaves out pytest's unraisable- and thread-exception plugins: their gc.collect() at
+    # the end of each run costs most of a second in a kernel holding torch; a test cell takes about 0.2 s.
+    args = [nodeid, f"--impl={marker}", f"--rootdir={paths.ROOT}", *runner.QUIET_PLUGINS, "-q"]
     old = os.getcwd()
     os.chdir(paths.ROOT)
     sink = io.StringIO()
