@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import classgen, classgrade, cli, paths, resume, shards
+from grader import classgen, classgrade, cli, paths, resume, shards, stubs
 
 TOPICS = ["adam"]
 pytestmark = pytest.mark.timeout(1200)  # a class graded four times over; each test well under it on a quiet machine
@@ -228,3 +228,25 @@ def test_progress_quiet_prints_nothing(capsys):
     with classgrade.ClassProgress(3, quiet=True) as progress:
         progress.advance("alice")
     assert capsys.readouterr().err == ""
+
+
+def test_a_test_file_that_cannot_be_imported_costs_only_its_own_tests(tmp_path):
+    """rnn's hidden file fails to import (as with an oracle library missing from a grading image):
+    its tests are errors and the run says so as a grader problem, while adam's and rnn's public
+    tests are still run and scored."""
+    trusted = classgrade.trusted_copy(tmp_path / "work")
+    broken = trusted / "tests" / "rnn" / "test_hidden.py"
+    broken.write_text("import kata_no_such_oracle_library\n" + broken.read_text(encoding="utf-8"), encoding="utf-8")
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    for topic in ("adam", "rnn"):
+        reference = (paths.SOLUTIONS / f"{topic}.py").read_text(encoding="utf-8")
+        (staged / f"{topic}.py").write_text(stubs.strip_markers(reference), encoding="utf-8")
+    records, problem = classgrade.run_student(staged, ["adam", "rnn"], trusted, 20.0, tmp_path / "report.json")
+    by = {(r["topic"], r["suite"]): [] for r in records}
+    for r in records:
+        by[(r["topic"], r["suite"])].append(r["outcome"])
+    assert set(by[("adam", "public")]) == {"passed"} and set(by[("adam", "hidden")]) == {"passed"}
+    assert set(by[("rnn", "public")]) == {"passed"} and len(by[("rnn", "public")]) > 5
+    assert by[("rnn", "hidden")] == ["error"]
+    assert "could not run" in problem and "kata_no_such_oracle_library" in problem
