@@ -280,10 +280,8 @@ def sigterm_as_interrupt():
 def _durations_and_summary(output: str) -> str:
     """From a passing pytest run's output: its "slowest durations" block and its last line."""
     lines = output.rstrip().splitlines()
-    block = []
-    if any("slowest" in line and "durations" in line for line in lines):
-        at = next(i for i, line in enumerate(lines) if "slowest" in line and "durations" in line)
-        block = [line for line in lines[at + 1 :] if re.match(r"\d+\.\d+s ", line)]
+    at = next((i for i, line in enumerate(lines) if "slowest" in line and "durations" in line), len(lines))
+    block = [line for line in lines[at + 1 :] if re.match(r"\d+\.\d+s ", line)]
     return "\n".join([*block, lines[-1] if lines else "(no output)"])
 
 
@@ -397,7 +395,7 @@ def run(
             names = " ".join(Path(f).name for f in groups[index - first])
             print(f"harness {names}: {'passed' if result[0] == 0 else 'FAILED'} ({result[2]:.0f} s)", flush=True)
 
-        ordered = warm.run_suites(
+        warm.run_suites(
             [runs[i] for i in order],
             tmp / "runs",
             workers,
@@ -406,7 +404,6 @@ def run(
             after=[None if after[i] is None else order.index(after[i]) for i in order],
             limits=[limits[i] for i in order],
         )
-        del ordered
         recorded: dict[str, dict[str, dict[str, float]]] = {}  # topic -> variant -> test -> share
         for (topic, kind, label, _folder, _item), path in zip(all_jobs, margin_files):
             if kind in ("reference", "alternative"):
@@ -476,7 +473,7 @@ def run(
     for took, nodeid in slowest_tests(reference_records):
         print(f"{took:8.2f} s  {nodeid}")
     for group, (status, output, took) in zip(groups, harness_results):
-        names = " ".join(str(Path(f).relative_to(paths.ROOT)) for f in group)
+        names = " ".join(os.path.relpath(f, paths.ROOT) for f in group)
         if status == 0:  # pytest's slowest tests and its closing line
             print(f"\nHarness tests {names} ({took:.0f} s):\n" + _durations_and_summary(output))
         else:

@@ -239,3 +239,28 @@ def test_an_interrupt_kills_the_runs_and_removes_temporary_folders(tmp_path, sig
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert folder.name.startswith("kata-check-") and not folder.exists()
     assert _gone(int(pid_file.read_text()))
+
+
+def test_harness_runs_hold_every_harness_file_once_the_long_ones_first():
+    groups = selfcheck.harness_runs()
+    files = [Path(f).name for group in groups for f in group]
+    everyone = sorted(p.name for p in (paths.ROOT / "grader" / "tests").glob("test_*.py"))
+    assert sorted(files) == everyone and len(files) == len(set(files))
+    assert [Path(f).name for f in groups[0]] == ["test_nbgrader_roundtrip.py"]
+    assert Path(__file__).name in [Path(f).name for f in groups[-1]]  # an unnamed file goes last
+
+
+def test_a_passing_harness_run_is_shown_by_its_slowest_tests_and_closing_line():
+    output = "\n".join(
+        [
+            "....",
+            "============================= slowest 5 durations ==============================",
+            "12.50s call     grader/tests/test_x.py::test_slow",
+            "(3 durations < 0.005s hidden.  Use -vv to show these durations.)",
+            "4 passed, 1 warning in 13.01s",
+        ]
+    )
+    assert selfcheck._durations_and_summary(output) == (
+        "12.50s call     grader/tests/test_x.py::test_slow\n4 passed, 1 warning in 13.01s"
+    )
+    assert selfcheck._durations_and_summary("") == "(no output)"
