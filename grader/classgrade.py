@@ -690,7 +690,7 @@ def grade_class(
                 from grader import warm
 
                 try:
-                    _WARM.server = warm.Server(SUBMISSION_LIMIT)
+                    _WARM.server = warm.Server(SUBMISSION_LIMIT, warm.preload_for(topics, trusted / "tests"))
                     servers.append(_WARM.server)
                 except (OSError, RuntimeError):  # grading goes on, one fresh interpreter per student
                     _WARM.server = None

@@ -2,8 +2,11 @@
 
 A generated class (grader/classgen.py: references, stubs and mutants) is graded once without
 interruption; that run's grades.csv is what a run killed with SIGKILL and resumed, and a run in 3
-shards joined by `merge`, must both give. The class holds one topic (adam, the hostile corpus's):
-what is tested here is the bookkeeping around the suites, which does not depend on the topic.
+shards joined by `merge`, must both give. The class holds one topic, attention: what is tested
+here is the bookkeeping around the suites, which does not depend on the topic, and attention is the
+topic cheapest to grade sandboxed (5.1 s for its 63 tests on the reference, against 13.5 s for
+adam's 37, whose 1000-step trajectories are 7,000 calls into the worker). This file, quiet
+machine: 94 s with attention, 169 s with adam.
 """
 
 import json
@@ -19,7 +22,7 @@ import pytest
 
 from grader import classgen, classgrade, cli, paths, resume, shards, stubs
 
-TOPICS = ["adam"]
+TOPICS = ["attention"]
 pytestmark = pytest.mark.timeout(1200)  # a class graded four times over; each test well under it on a quiet machine
 STUDENTS = 6
 
@@ -70,7 +73,7 @@ def test_a_run_killed_at_a_random_moment_resumes_to_the_same_grades(klass, tmp_p
     folder, single = klass
     out, seed = tmp_path / "out", random.SystemRandom().randrange(1 << 30)
     rng = random.Random(seed)
-    after, delay = rng.randint(1, STUDENTS - 2), rng.uniform(0.0, 1.5)
+    after, delay = rng.randint(1, STUDENTS - 2), rng.uniform(0.0, 1.0)
     env = dict(os.environ, TMPDIR=str(tmp_path))  # what a killed run leaves behind stays in tmp_path
     cmd = [sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--jobs", "2", "--topics", *TOPICS]
     proc = subprocess.Popen(cmd, cwd=paths.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

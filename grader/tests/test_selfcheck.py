@@ -264,3 +264,18 @@ def test_a_passing_harness_run_is_shown_by_its_slowest_tests_and_closing_line():
         "12.50s call     grader/tests/test_x.py::test_slow\n4 passed, 1 warning in 13.01s"
     )
     assert selfcheck._durations_and_summary("") == "(no output)"
+
+
+def test_a_class_runs_server_preloads_only_the_oracle_libraries_its_topics_import(tmp_path):
+    base = [m for m in warm.PRELOAD if m not in warm.ORACLES]
+    assert warm.preload_for(["adam"]) == tuple(base)  # adam's suites import none of them
+    assert "transformers" in warm.preload_for(["gpt"]) and "peft" not in warm.preload_for(["gpt"])
+    assert set(warm.preload_for(catalog.names())) == set(warm.PRELOAD)  # make check's: every one
+    # Found inside functions and through another topic's helpers (tests.<topic>.<module>).
+    for topic, text in {
+        "a": "from tests.b.helpers import oracle\n",
+        "b": "def oracle():\n    import sentencepiece\n    return sentencepiece\n",
+    }.items():
+        (tmp_path / topic).mkdir()
+        (tmp_path / topic / "helpers.py").write_text(text)
+    assert [m for m in warm.preload_for(["a"], tmp_path) if m in warm.ORACLES] == ["sentencepiece"]
