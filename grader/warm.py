@@ -71,13 +71,12 @@ PRELOAD = (
     "grader.loader",
     "grader.guard",
     "provided.tiny_lm",
-    # Imported lazily by a first use, at about a second each per run: torch.optim's first optimizer
-    # imports torch._dynamo; the oracles of gpt, lora, gnn and unigram (their hidden suites, and gnn's
-    # public golden-data check) import these libraries.
+    # Imported lazily by a first use, at about a second per run: torch.optim's first optimizer.
     "torch._dynamo",
 )
-# The oracle libraries (about 1.8 s of the server's 4.5 s of imports): `make check` preloads them all
-# (PRELOAD); a class run preloads only those its topics' test folders import (preload_for).
+# The oracle libraries of gpt, lora, gnn and unigram (their hidden suites, and gnn's public golden-data
+# check), about 1.8 s of the server's 4.5 s of imports: `make check` preloads them all (PRELOAD); a
+# class run preloads only those its topics' test folders import (preload_for).
 ORACLES = (
     "transformers",
     "transformers.models.gpt2.modeling_gpt2",
